@@ -1,0 +1,105 @@
+"""Process settings from environment variables and an optional deskhand.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ENV_KEYS = {
+    "home": "DESKHAND_HOME",
+    "database_url": "DESKHAND_DATABASE_URL",
+    "llm": "DESKHAND_LLM",
+    "llm_base_url": "DESKHAND_LLM_BASE_URL",
+    "llm_api_key": "DESKHAND_LLM_API_KEY",
+    "llm_timeout_s": "DESKHAND_LLM_TIMEOUT",
+    "embedder": "DESKHAND_EMBEDDER",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_api_url": "SLACK_API_URL",
+    "slack_escalation_channel": "SLACK_ESCALATION_CHANNEL",
+    "slack_help_channels": "SLACK_HELP_CHANNELS",
+    "slack_admin_users": "SLACK_ADMIN_USERS",
+    "slack_staff_users": "SLACK_STAFF_USERS",
+    "discord_token": "DISCORD_TOKEN",
+    "discord_escalation_channel": "DISCORD_ESCALATION_CHANNEL",
+    "discord_help_channels": "DISCORD_HELP_CHANNELS",
+    "discord_guilds": "DISCORD_GUILDS",
+    "discord_admin_roles": "DISCORD_ADMIN_ROLES",
+    "discord_staff_roles": "DISCORD_STAFF_ROLES",
+}
+
+
+@dataclass
+class Config:
+    """Everything the process needs to start; runtime knobs live in the database instead."""
+
+    home: str = ".deskhand"
+    database_url: str = ""
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 20.0
+    embedder: str = "minilm"
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_signing_secret: str = ""
+    slack_api_url: str = ""
+    slack_escalation_channel: str = ""
+    slack_help_channels: str = ""
+    slack_admin_users: str = ""
+    slack_staff_users: str = ""
+    discord_token: str = ""
+    discord_escalation_channel: str = ""
+    discord_help_channels: str = ""
+    discord_guilds: str = ""
+    discord_admin_roles: str = ""
+    discord_staff_roles: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def home_path(self) -> Path:
+        """The data directory, created on first use."""
+        path = Path(self.home).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL: DESKHAND_DATABASE_URL or SQLite under the data dir."""
+        return self.database_url or f"sqlite:///{self.home_path / 'deskhand.sqlite'}"
+
+    @property
+    def lance_path(self) -> Path:
+        """Where the LanceDB knowledge index lives."""
+        return self.home_path / "lancedb"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where LangGraph keeps conversation checkpoints (SQLite)."""
+        return self.home_path / "checkpoints.sqlite"
+
+    @staticmethod
+    def split(value: str) -> list[str]:
+        """Parse a comma-separated setting into a clean list."""
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def load_config(env: dict[str, str] | None = None, toml_path: str | Path | None = None) -> Config:
+    """Build Config from deskhand.toml (if present) overlaid with environment variables."""
+    env = dict(os.environ if env is None else env)
+    values: dict = {}
+    path = Path(toml_path or env.get("DESKHAND_CONFIG", "deskhand.toml"))
+    if path.is_file():
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        known = {f.name for f in fields(Config)}
+        values.update({k: v for k, v in data.items() if k in known and k != "extra"})
+    for attr, key in ENV_KEYS.items():
+        if env.get(key):
+            values[attr] = env[key]
+    if "llm_timeout_s" in values:
+        values["llm_timeout_s"] = float(values["llm_timeout_s"])
+    return Config(**values)

@@ -1,0 +1,91 @@
+"""Platform-neutral message and reply types shared by the service and every adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Route = Literal["answer", "clarify", "escalate"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who wrote the message, as the platform knows them."""
+
+    user_id: str
+    display_name: str = ""
+    tier: str = ""  # e.g. "vip"; also derived from settings (vip_users)
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One member message, already verified and translated by an adapter."""
+
+    platform: str  # "slack" | "discord" | "console"
+    channel_id: str
+    thread_id: str  # the conversation key within the channel (thread ts / thread id / message id)
+    message_id: str
+    text: str
+    member: Member
+    channel_name: str = ""
+    permalink: str = ""
+    mentioned: bool = False  # the bot was @-mentioned
+    guild_id: str = ""
+
+    @property
+    def conversation_key(self) -> str:
+        """Stable key of the platform thread this message belongs to."""
+        return f"{self.platform}:{self.channel_id}:{self.thread_id}"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source shown under an answer."""
+
+    title: str
+    url: str
+    article_id: int | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Option:
+    """A clarifying choice; `value` is sent back when the member picks it."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """An action button; `action` is one of helpful|not_helpful|human|option|claim|resolve|handback|rate."""
+
+    action: str
+    label: str
+    value: str = ""
+
+
+@dataclass
+class Reply:
+    """What the service wants said back, and what side effects the adapter must perform."""
+
+    route: Route | Literal["relay", "ignore", "notice"]
+    text: str
+    conversation_id: int | None = None
+    decision_id: int | None = None
+    issue_type: str = ""
+    confidence: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    options: list[Option] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    ticket_id: int | None = None  # set when this reply opened (or belongs to) an escalation
+    shadow: bool = False  # shadow mode: show staff, not members
+    relay_text: str = ""  # for route == "relay": text to forward to the staff thread
+
+    def to_dict(self) -> dict:
+        """Serialise for `--json` output and logs."""
+        from dataclasses import asdict
+
+        return asdict(self)

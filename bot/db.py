@@ -1,0 +1,45 @@
+"""Database engine and session helpers (SQLite by default, any SQLAlchemy URL otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+import bot.models  # noqa: F401  (registers tables)
+import knowledge.models  # noqa: F401
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine and the tables; SQLite gets WAL so adapters and CLI can share it."""
+    is_sqlite = url.startswith("sqlite")
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False} if is_sqlite else {}, pool_pre_ping=True
+    )
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise

@@ -1,0 +1,168 @@
+"""SQLModel tables for conversations, decisions, tickets, feedback, settings and audit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from knowledge.models import utcnow
+
+
+class IssueType(SQLModel, table=True):
+    """An issue type the bot knows: in scope (answer or hand off) or explicitly out of scope."""
+
+    name: str = Field(primary_key=True)
+    description: str = ""
+    examples: str = "[]"  # JSON list of example phrasings
+    resolution: str = ""  # the resolution path, in words
+    handoff: bool = False  # resolution needs a person even when the KB matches
+    in_scope: bool = True
+    team: str = ""  # team name; routes map teams/issue types to staff channels
+    topics: str = ""  # comma-separated KB topics that answer it
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    """One platform thread with one member; the graph's checkpoint thread id is `key`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True)
+    platform: str
+    channel_id: str
+    thread_id: str
+    member_id: str = Field(index=True)
+    member_name: str = ""
+    status: str = Field(default="open", index=True)  # open | answered | escalated | resolved
+    issue_type: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """Every message in a conversation: member, bot, staff (relayed) and internal notes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    role: str  # member | bot | staff | note | system
+    author_id: str = ""
+    author_name: str = ""
+    text: str
+    platform_message_id: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Decision(SQLModel, table=True):
+    """What the graph decided for one member message, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    message_id: int | None = None
+    platform: str = ""
+    channel_id: str = ""
+    route: str
+    issue_type: str = ""
+    confidence: float = 0.0
+    retrieval_score: float = 0.0
+    reasons: str = "[]"  # JSON list
+    top_article_id: int | None = None
+    question: str = ""
+    latency_ms: float = 0.0
+    shadow: bool = False
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Ticket(SQLModel, table=True):
+    """An escalation: the full handoff context, its staff thread, and its lifecycle."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    platform: str
+    status: str = Field(default="open", index=True)  # open | claimed | resolved | handed_back
+    reasons: str = "[]"
+    issue_type: str = ""
+    confidence: float = 0.0
+    severity: str = "normal"  # low | normal | high | urgent
+    sentiment: str = "neutral"
+    summary: str = ""
+    question: str = ""
+    transcript: str = "[]"  # JSON list of {role, text, author}
+    member: str = "{}"  # JSON {user_id, display_name, tier}
+    articles: str = "[]"  # JSON list of {article_id, title, url, score}
+    attempted_answer: str = ""
+    team: str = ""
+    staff_channel_id: str = ""
+    staff_thread_id: str = ""
+    member_channel_id: str = ""
+    member_thread_id: str = ""
+    permalink: str = ""
+    claimed_by: str = ""
+    claimed_at: datetime | None = None
+    first_staff_reply_at: datetime | None = None
+    resolved_by: str = ""
+    resolved_at: datetime | None = None
+    extra: str = "{}"  # JSON: LLM sentiment card, suggested reply, etc.
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Feedback(SQLModel, table=True):
+    """A member's verdict: helpful / not helpful on an answer, or a 1-5 rating after resolution."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, index=True)
+    decision_id: int | None = None
+    ticket_id: int | None = None
+    kind: str  # helpful | not_helpful | rating
+    rating: int | None = None
+    user_id: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Setting(SQLModel, table=True):
+    """A runtime setting admins change from chat; value is JSON."""
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, with before and after, so every change can be reviewed and reversed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str
+    platform: str = ""
+    action: str
+    target: str = ""
+    before: str = "null"
+    after: str = "null"
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OutboxItem(SQLModel, table=True):
+    """A platform side effect that failed; kept and retried so nothing is dropped."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    kind: str  # escalation_card | relay_to_member | relay_to_staff | post
+    payload: str  # JSON
+    status: str = Field(default="pending", index=True)  # pending | done | dead
+    attempts: int = 0
+    last_error: str = ""
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LlmCall(SQLModel, table=True):
+    """One call to a language model: which, what for, cost and outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str
+    purpose: str  # answer | clarify | summary | sentiment | assist | classify
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    ok: bool = True
+    error: str = ""
+    conversation_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)

