@@ -83,6 +83,8 @@ class Reply:
     ticket_id: int | None = None  # set when this reply opened (or belongs to) an escalation
     shadow: bool = False  # shadow mode: show staff, not members
     relay_text: str = ""  # for route == "relay": text to forward to the staff thread
+    escalation: dict | None = None  # the handoff record when route == "escalate"
+    latency_ms: float = 0.0
 
     def to_dict(self) -> dict:
         """Serialise for `--json` output and logs."""

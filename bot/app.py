@@ -1,0 +1,150 @@
+"""Wires the parts together once per process: database, knowledge, classifier, graph, service."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from knowledge.index import LanceIndex
+from knowledge.store import KnowledgeBase
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from bot.checkpoints import make_checkpointer
+from bot.config import Config, load_config
+from bot.db import make_engine
+from bot.desk import EscalationDesk
+from bot.models import IssueType
+from bot.outbox import Outbox
+from bot.runtime_settings import SettingsStore
+from bot.scope import ScopeStore
+from bot.service import SupportService
+from graph.builder import build_graph
+from graph.deps import GraphDeps
+from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
+from graph.interfaces import Hit
+from knowledge.embeddings import get_embedder
+
+log = logging.getLogger(__name__)
+SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+class KbRetriever:
+    """Adapts the knowledge base to the graph's Retriever interface."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def search(self, text: str, k: int = 5, vector: Any = None) -> list[Hit]:
+        """Hybrid search through the knowledge base."""
+        return self.kb.search(text, k=k)
+
+
+class Deskhand:
+    """The running application: every adapter and CLI command goes through one of these."""
+
+    def __init__(self, config: Config | None = None, embedder: Any | None = None) -> None:
+        self.config = config or load_config()
+        self.engine = make_engine(self.config.db_url)
+        self.embedder = embedder or get_embedder(self.config.embedder)
+        self.index = LanceIndex(self.config.lance_path, self.embedder)
+        self.kb = KnowledgeBase(self.engine, self.index, self.embedder)
+        self.settings = SettingsStore(self.engine)
+        self.scope = ScopeStore(self.engine)
+        self.desk = EscalationDesk(self.engine, self.kb)
+        self.outbox = Outbox(self.engine)
+        self.checkpointer = make_checkpointer(self.config)
+        self.graph = build_graph(self.checkpointer)
+        self.answerer: Any = ExtractiveAnswerer()
+        self.summariser: Any = ExtractiveSummariser()
+        self.clarifier: Any = None
+        self.handoff_analyst: Any = None
+        self._classifier: Any = None
+        self._scope_stamp: tuple | None = None
+        self._lock = threading.Lock()
+        self.repair_report = self.kb.repair()
+        self.service = SupportService(
+            self.engine, self.graph, self.graph_deps, self.settings, self.desk
+        )
+        if self.config.llm:
+            from bot.llm.setup import enable_llm
+
+            enable_llm(self)
+
+    # ---- graph dependencies ---------------------------------------------------------------------
+    def graph_deps(self) -> GraphDeps:
+        """Fresh deps for one message: picks up scope changes without a restart."""
+        self._refresh_classifier()
+        return GraphDeps(
+            retriever=KbRetriever(self.kb),
+            answerer=self.answerer,
+            summariser=self.summariser,
+            classifier=self._classifier,
+            scope=self._scope_entries,
+            clarifier=self.clarifier,
+            handoff_analyst=self.handoff_analyst,
+        )
+
+    def _refresh_classifier(self) -> None:
+        with Session(self.engine) as session:
+            stamp = session.exec(select(func.count(), func.max(IssueType.updated_at))).one()
+        if stamp == self._scope_stamp:
+            return
+        with self._lock:
+            self.retrain()
+            self._scope_stamp = stamp
+
+    def retrain(self) -> str:
+        """Train the issue-type classifier on the scope's example phrasings (cached by fingerprint)."""
+        from graph.classifier import EmbeddingClassifier
+
+        self._scope_entries = self.scope.entries()
+        examples, out_labels = self.scope.training_examples()
+        if len({label for _, label in examples}) < 2:
+            self._classifier = None
+            return "no scope"
+        fingerprint = self.scope.fingerprint()
+        path = self.config.home_path / f"classifier-{fingerprint}.npz"
+        classifier = None
+        if path.exists():
+            try:
+                classifier = EmbeddingClassifier.load(path, self.embedder)
+            except Exception:
+                log.warning("classifier cache %s unreadable; retraining", path)
+        if classifier is None:
+            classifier = EmbeddingClassifier(self.embedder)
+            classifier.fit(examples, out_of_scope_labels=out_labels)
+            try:
+                classifier.save(path)
+            except Exception:
+                log.warning("could not cache classifier at %s", path)
+        self._classifier = classifier
+        return fingerprint
+
+    # ---- first run ------------------------------------------------------------------------------
+    def load_sample(self, progress: Any = None) -> dict[str, int]:
+        """Load the bundled sample help center and scope when the knowledge base is empty."""
+        from knowledge.ingest import import_path
+
+        result = {"articles": 0, "issue_types": 0}
+        if not self.kb.list():
+            report = import_path(self.kb, SAMPLE_DIR / "articles", progress=progress)
+            result["articles"] = report.added
+        if not self.scope.all():
+            imported = self.scope.import_file(SAMPLE_DIR / "scope.yaml", actor="sample")
+            result["issue_types"] = imported.in_scope + imported.out_of_scope
+        return result
+
+
+_APPS: dict[str, Deskhand] = {}
+
+
+def get_app(config: Config | None = None) -> Deskhand:
+    """One Deskhand per data directory per process."""
+    config = config or load_config()
+    key = config.db_url + "|" + str(config.home_path)
+    if key not in _APPS:
+        _APPS[key] = Deskhand(config)
+    return _APPS[key]

@@ -1,0 +1,87 @@
+"""Settings admins change from chat, stored in the database and read fresh on every message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.audit import record_audit
+from bot.models import Setting
+from graph.state import DEFAULT_THRESHOLDS, Thresholds
+from knowledge.models import utcnow
+
+DEFAULTS: dict[str, Any] = {
+    "thresholds": dict(DEFAULT_THRESHOLDS),
+    "channel_thresholds": {},  # channel_id -> partial thresholds
+    "persona": {"tone": "friendly", "length": "medium", "signoff": "", "name": "Deskhand"},
+    "channels": {},  # "platform:channel_id" -> {enabled, mode: mention-only|all, shadow}
+    "routes": {},  # issue_type or team -> {"slack": channel, "discord": channel}
+    "vip_users": [],  # "platform:user_id"
+    "repeat_window_days": 7,
+}
+
+
+class SettingsStore:
+    """JSON values by key with defaults; every change is audited with before and after."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, key: str) -> Any:
+        """The stored value, or the default (a fresh copy)."""
+        with Session(self.engine) as session:
+            row = session.get(Setting, key)
+        if row is None:
+            return json.loads(json.dumps(DEFAULTS.get(key)))
+        return json.loads(row.value)
+
+    def set(self, key: str, value: Any, actor: str = "system", platform: str = "") -> Any:
+        """Store a value and audit the change; returns the previous value."""
+        before = self.get(key)
+        with Session(self.engine) as session:
+            row = session.get(Setting, key) or Setting(key=key, value="null")
+            row.value = json.dumps(value)
+            row.updated_at = utcnow()
+            session.add(row)
+            record_audit(session, actor, f"set {key}", key, before, value, platform)
+            session.commit()
+        return before
+
+    def thresholds(self, channel_id: str = "") -> Thresholds:
+        """Global thresholds with any per-channel override applied."""
+        merged = {**DEFAULT_THRESHOLDS, **self.get("thresholds")}
+        if channel_id:
+            merged.update(self.get("channel_thresholds").get(channel_id, {}))
+        return merged  # type: ignore[return-value]
+
+    def persona(self) -> dict[str, Any]:
+        """Tone, length, sign-off and name."""
+        return {**DEFAULTS["persona"], **self.get("persona")}
+
+    def channel(self, platform: str, channel_id: str) -> dict[str, Any]:
+        """Per-channel config: enabled (help channel), mode, shadow."""
+        default = {"enabled": False, "mode": "mention-only", "shadow": False}
+        return {**default, **self.get("channels").get(f"{platform}:{channel_id}", {})}
+
+    def update_channel(self, platform: str, channel_id: str, actor: str, **changes: Any) -> dict:
+        """Change one channel's config and audit it."""
+        channels = self.get("channels")
+        key = f"{platform}:{channel_id}"
+        channels[key] = {**self.channel(platform, channel_id), **changes}
+        self.set("channels", channels, actor=actor, platform=platform)
+        return channels[key]
+
+    def route_for(self, platform: str, issue_type: str, team: str) -> str:
+        """The staff channel for an issue type (or its team) on a platform, '' for the default."""
+        routes = self.get("routes")
+        for key in (issue_type, team):
+            if key and platform in routes.get(key, {}):
+                return routes[key][platform]
+        return ""
+
+    def is_vip(self, platform: str, user_id: str) -> bool:
+        """VIP members always reach a person."""
+        return f"{platform}:{user_id}" in self.get("vip_users")

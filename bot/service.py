@@ -1,0 +1,351 @@
+"""SupportService: one member message in, one Reply out, everything recorded. Platform-neutral."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.contracts import Button, Citation, IncomingMessage, Member, Option, Reply
+from bot.desk import EscalationDesk
+from bot.models import Conversation, Decision, Feedback, Message
+from bot.runtime_settings import SettingsStore
+from graph.deps import GraphDeps
+from knowledge.models import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_CHARS = 100_000
+ANSWER_BUTTONS = [
+    Button("helpful", "Helpful"),
+    Button("not_helpful", "Not helpful"),
+    Button("human", "Talk to a person"),
+]
+
+
+class SupportService:
+    """Runs the graph for each message and persists conversation, decision and ticket."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        graph: Any,
+        deps_factory: Callable[[], GraphDeps],
+        settings: SettingsStore,
+        desk: EscalationDesk,
+    ) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.deps_factory = deps_factory
+        self.settings = settings
+        self.desk = desk
+
+    # ---- member messages -------------------------------------------------------------------
+    def handle(self, msg: IncomingMessage) -> Reply:
+        """Answer, clarify or escalate one member message (or relay it if a person has it)."""
+        started = time.perf_counter()
+        conv = self._conversation(msg)
+        if conv.status == "escalated":
+            return self._relay_to_staff(conv, msg)
+        return self._run(conv, msg, {"text": msg.text}, started)
+
+    def handle_action(
+        self, conversation_key: str, action: str, value: str, member: Member, platform: str = ""
+    ) -> Reply:
+        """A member pressed a button: feedback, a clarifying option, or 'Talk to a person'."""
+        started = time.perf_counter()
+        with Session(self.engine) as session:
+            conv = session.exec(
+                select(Conversation).where(Conversation.key == conversation_key)
+            ).first()
+        if conv is None:
+            return Reply(route="notice", text="That conversation has expired. Please ask again.")
+        if action == "helpful":
+            self._feedback(conv, "helpful", member.user_id)
+            self._set_status(conv, "resolved")
+            return Reply(route="notice", text="Thanks, glad that helped!", conversation_id=conv.id)
+        if action == "rate":
+            ticket_id, _, rating = value.partition(":")
+            self.desk.record_rating(int(ticket_id), int(rating), member.user_id)
+            return Reply(
+                route="notice", text=f"Thanks for rating us {rating}/5.", conversation_id=conv.id
+            )
+        if conv.status == "escalated":
+            ticket = self.desk.open_ticket_for(conv.id or 0)
+            return Reply(
+                route="notice",
+                text="A person already has this conversation and will reply here.",
+                conversation_id=conv.id,
+                ticket_id=ticket.id if ticket else None,
+            )
+        msg = IncomingMessage(
+            platform=platform or conv.platform,
+            channel_id=conv.channel_id,
+            thread_id=conv.thread_id,
+            message_id="",
+            text="",
+            member=member,
+        )
+        if action == "not_helpful":
+            self._feedback(conv, "not_helpful", member.user_id)
+            return self._run(
+                conv,
+                msg,
+                {"text": "[pressed Not helpful]", "force_escalate": "not_helpful"},
+                started,
+            )
+        if action == "human":
+            return self._run(
+                conv,
+                msg,
+                {"text": "[pressed Talk to a person]", "force_escalate": "member_requested_human"},
+                started,
+            )
+        if action == "option":
+            if value == "__other__":
+                return self._run(
+                    conv,
+                    msg,
+                    {"text": "[picked Something else]", "force_escalate": "no_option_fit"},
+                    started,
+                )
+            return self._run(
+                conv, msg, {"text": f"[picked option {value}]", "picked_option": value}, started
+            )
+        return Reply(route="notice", text=f"Unknown action {action!r}.", conversation_id=conv.id)
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _run(
+        self, conv: Conversation, msg: IncomingMessage, turn: dict[str, Any], started: float
+    ) -> Reply:
+        channel_cfg = self.settings.channel(msg.platform, msg.channel_id)
+        tier = msg.member.tier or (
+            "vip" if self.settings.is_vip(msg.platform, msg.member.user_id) else ""
+        )
+        state_in: dict[str, Any] = {
+            "text": turn["text"][:MAX_STORED_CHARS],
+            "member": {
+                "user_id": msg.member.user_id,
+                "display_name": msg.member.display_name,
+                "tier": tier,
+            },
+            "channel": {
+                "platform": msg.platform,
+                "channel_id": msg.channel_id,
+                "name": msg.channel_name,
+            },
+            "picked_option": turn.get("picked_option", ""),
+            "force_escalate": turn.get("force_escalate", ""),
+            "prior_unresolved": self._prior_unresolved(conv),
+            "thresholds": self.settings.thresholds(msg.channel_id),
+            "persona": self.settings.persona(),
+        }
+        try:
+            out = self.graph.invoke(
+                state_in,
+                config={"configurable": {"thread_id": conv.key}},
+                context=self.deps_factory(),
+                durability="exit",
+            )
+        except Exception:
+            log.exception("graph failed for %s", conv.key)
+            out = _fallback_state(turn["text"])
+        latency_ms = (time.perf_counter() - started) * 1000
+        return self._persist(conv, msg, turn, out, latency_ms, bool(channel_cfg.get("shadow")))
+
+    def _persist(
+        self,
+        conv: Conversation,
+        msg: IncomingMessage,
+        turn: dict,
+        out: dict,
+        latency_ms: float,
+        shadow: bool,
+    ) -> Reply:
+        route = out.get("route") or "escalate"
+        cls = out.get("classification") or {}
+        hits = out.get("hits") or []
+        reasons = list(out.get("reasons") or [])
+        escalation = out.get("escalation")
+        with Session(self.engine, expire_on_commit=False) as session:
+            conv = session.get(Conversation, conv.id)
+            assert conv is not None
+            member_msg = Message(
+                conversation_id=conv.id or 0,
+                role="member",
+                author_id=msg.member.user_id,
+                author_name=msg.member.display_name,
+                text=(msg.text or turn["text"])[:MAX_STORED_CHARS],
+                platform_message_id=msg.message_id,
+            )
+            session.add(member_msg)
+            session.flush()
+            decision = Decision(
+                conversation_id=conv.id or 0,
+                message_id=member_msg.id,
+                platform=msg.platform,
+                channel_id=msg.channel_id,
+                route=route,
+                issue_type=cls.get("issue_type", ""),
+                confidence=float(out.get("confidence") or 0.0),
+                retrieval_score=float(hits[0]["score"]) if hits else 0.0,
+                reasons=json.dumps(reasons),
+                top_article_id=hits[0]["article_id"] if hits else None,
+                question=(out.get("query") or out.get("clean_text") or "")[:2000],
+                latency_ms=latency_ms,
+                shadow=shadow,
+            )
+            session.add(decision)
+            session.add(
+                Message(conversation_id=conv.id or 0, role="bot", text=out.get("reply") or "")
+            )
+            ticket_id = None
+            if route == "escalate" and escalation and not shadow:
+                escalation["staff_channel"] = self.settings.route_for(
+                    msg.platform, escalation.get("issue_type", ""), escalation.get("team", "")
+                )
+                ticket = self.desk.open_ticket(session, conv, escalation, permalink=msg.permalink)
+                ticket_id = ticket.id
+            else:
+                conv.status = {"answer": "answered", "clarify": "open"}.get(route, conv.status)
+            if cls.get("issue_type") and cls.get("in_scope"):
+                conv.issue_type = cls["issue_type"]
+            conv.updated_at = utcnow()
+            session.add(conv)
+            session.commit()
+            decision_id = decision.id
+        reply = Reply(
+            route=route,
+            text=out.get("reply") or "",
+            conversation_id=conv.id,
+            decision_id=decision_id,
+            issue_type=cls.get("issue_type", ""),
+            confidence=round(float(out.get("confidence") or 0.0), 4),
+            reasons=reasons,
+            citations=[
+                Citation(c["title"], c["url"], c.get("article_id"), c.get("score", 0.0))
+                for c in out.get("citations") or []
+            ],
+            options=[Option(o["label"], o["value"]) for o in out.get("options") or []],
+            ticket_id=ticket_id,
+            shadow=shadow,
+            escalation=escalation,
+            latency_ms=round(latency_ms, 2),
+        )
+        if route == "answer":
+            reply.buttons = list(ANSWER_BUTTONS)
+        elif route == "clarify" and reply.options:
+            reply.buttons = [Button("option", o.label, o.value) for o in reply.options] + [
+                ANSWER_BUTTONS[2]
+            ]
+        return reply
+
+    def _relay_to_staff(self, conv: Conversation, msg: IncomingMessage) -> Reply:
+        with Session(self.engine) as session:
+            session.add(
+                Message(
+                    conversation_id=conv.id or 0,
+                    role="member",
+                    author_id=msg.member.user_id,
+                    author_name=msg.member.display_name,
+                    text=msg.text[:MAX_STORED_CHARS],
+                    platform_message_id=msg.message_id,
+                )
+            )
+            session.commit()
+        ticket = self.desk.open_ticket_for(conv.id or 0)
+        return Reply(
+            route="relay",
+            text="",
+            relay_text=msg.text,
+            conversation_id=conv.id,
+            ticket_id=ticket.id if ticket else None,
+        )
+
+    def _conversation(self, msg: IncomingMessage) -> Conversation:
+        with Session(self.engine, expire_on_commit=False) as session:
+            conv = session.exec(
+                select(Conversation).where(Conversation.key == msg.conversation_key)
+            ).first()
+            if conv is None:
+                conv = Conversation(
+                    key=msg.conversation_key,
+                    platform=msg.platform,
+                    channel_id=msg.channel_id,
+                    thread_id=msg.thread_id,
+                    member_id=msg.member.user_id,
+                    member_name=msg.member.display_name,
+                )
+                session.add(conv)
+                session.commit()
+                session.refresh(conv)
+            return conv
+
+    def _prior_unresolved(self, conv: Conversation) -> list[str]:
+        """Issue types this member raised in other recent threads that were never resolved."""
+        since = utcnow() - timedelta(days=int(self.settings.get("repeat_window_days") or 7))
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Conversation.issue_type)
+                .where(
+                    Conversation.member_id == conv.member_id, Conversation.platform == conv.platform
+                )
+                .where(Conversation.id != conv.id, Conversation.issue_type != "")
+                .where(col(Conversation.status).in_(["answered", "escalated"]))
+                .where(col(Conversation.updated_at) >= since)
+            )
+            unresolved = set(rows)
+            not_helpful = session.exec(
+                select(Conversation.issue_type)
+                .join(Feedback, col(Feedback.conversation_id) == col(Conversation.id))
+                .where(Conversation.member_id == conv.member_id, Feedback.kind == "not_helpful")
+                .where(col(Feedback.created_at) >= since)
+            )
+            return sorted(unresolved | set(not_helpful))
+
+    def _feedback(self, conv: Conversation, kind: str, user_id: str) -> None:
+        with Session(self.engine) as session:
+            last = session.exec(
+                select(Decision.id)
+                .where(Decision.conversation_id == conv.id)
+                .order_by(col(Decision.id).desc())
+            ).first()
+            session.add(
+                Feedback(conversation_id=conv.id, decision_id=last, kind=kind, user_id=user_id)
+            )
+            session.commit()
+
+    def _set_status(self, conv: Conversation, status: str) -> None:
+        with Session(self.engine) as session:
+            row = session.get(Conversation, conv.id)
+            if row is not None:
+                row.status, row.updated_at = status, utcnow()
+                session.add(row)
+                session.commit()
+
+
+def _fallback_state(text: str) -> dict[str, Any]:
+    """If the graph itself fails, hand off honestly instead of going silent."""
+    notice = (
+        "Something went wrong on my side, so I've passed your question to the team. "
+        "A person will reply right here in this thread."
+    )
+    return {
+        "route": "escalate",
+        "reply": notice,
+        "reasons": ["internal_error"],
+        "escalation": {
+            "reasons": ["internal_error"],
+            "question": text,
+            "summary": f"The bot failed while handling: {text[:200]}",
+            "transcript": [{"role": "member", "text": text}, {"role": "bot", "text": notice}],
+            "team": "support",
+            "severity": "high",
+        },
+    }

@@ -1,0 +1,34 @@
+"""What the nodes need from the outside world, injected through LangGraph's runtime context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.interfaces import Answerer, Classifier, Retriever, Summariser
+
+
+@dataclass
+class ScopeEntry:
+    """How one issue type is handled: in scope or not, needs a person or not, which team owns it."""
+
+    name: str
+    in_scope: bool = True
+    handoff: bool = False
+    team: str = "support"
+    resolution: str = ""
+
+
+@dataclass
+class GraphDeps:
+    """The swappable parts: classifier, retriever, answerer, summariser, plus scope and LLM hooks."""
+
+    retriever: Retriever
+    answerer: Answerer
+    summariser: Summariser
+    classifier: Classifier | None = None
+    scope: dict[str, ScopeEntry] = field(default_factory=dict)
+    clarifier: Callable[[str, list[str], dict[str, Any]], str] | None = None
+    handoff_analyst: Callable[[list[dict], dict[str, Any]], dict[str, Any]] | None = None
+    retrieve_k: int = 5

@@ -1,0 +1,33 @@
+"""retrieve: hybrid search over the knowledge index, remembering a pending question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.deps import GraphDeps
+from graph.nodes.common import hit_to_dict
+from graph.state import SupportState
+
+
+def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
+    """Search for the question (joined to the one being clarified), or take the picked option."""
+    picked = state.get("picked_option")
+    if picked:
+        chosen = [h for h in state.get("last_hits") or [] if str(h["article_id"]) == str(picked)]
+        if chosen:
+            return {
+                "hits": chosen,
+                "confidence": float(chosen[0]["score"]),
+                "query": state.get("pending_question", ""),
+            }
+    text = state.get("clean_text", "")
+    pending = state.get("pending_question") or ""
+    query = f"{pending} {text}".strip() if pending else text
+    hits = [
+        hit_to_dict(h)
+        for h in runtime.context.retriever.search(query, k=runtime.context.retrieve_k)
+    ]
+    confidence = float(hits[0]["score"]) if hits else 0.0
+    return {"hits": hits, "confidence": confidence, "query": query}

@@ -1,0 +1,71 @@
+"""Pure routing rules: the next node's name from state and thresholds, with the reasons why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.state import DEFAULT_THRESHOLDS, SupportState, Thresholds
+
+OUT_OF_SCOPE_MIN_CONFIDENCE = 0.5
+
+
+def decide(state: SupportState) -> tuple[str, list[str]]:
+    """Return ("answer"|"clarify"|"escalate", reasons) — every rule in one readable place."""
+    th: Thresholds = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    flags = state.get("guard_flags") or []
+    if "empty" in flags:
+        return "clarify", ["empty_message"]
+    if state.get("force_escalate"):
+        return "escalate", [state["force_escalate"]]
+    triggers = (state.get("signals") or {}).get("triggers") or []
+    if triggers:
+        return "escalate", list(triggers)
+    cls: dict[str, Any] = state.get("classification") or {}
+    if cls.get("out_of_scope_topic") and cls.get("confidence", 0) >= OUT_OF_SCOPE_MIN_CONFIDENCE:
+        return "escalate", ["out_of_scope"]
+    if cls.get("handoff") and cls.get("confidence", 0) >= OUT_OF_SCOPE_MIN_CONFIDENCE:
+        return "escalate", [f"needs_person:{cls.get('issue_type')}"]
+    if cls.get("repeat_contact"):
+        return "escalate", ["repeat_contact"]
+    if state.get("picked_option") and state.get("hits"):
+        return "answer", ["member_picked_option"]
+
+    hits = state.get("hits") or []
+    confidence = float(state.get("confidence") or 0.0)
+    if not hits:
+        return "escalate", ["no_knowledge_match"]
+    if confidence < th["clarify"]:
+        return "escalate", ["low_confidence"]
+    close = too_close_to_call(hits, th)
+    if confidence >= th["answer"] and not close:
+        return "answer", ["confident_match"]
+    if int(state.get("clarify_turns") or 0) >= th["max_clarify_turns"]:
+        return "escalate", ["clarify_limit_reached"]
+    return "clarify", ["ambiguous_candidates" if close else "medium_confidence"]
+
+
+def too_close_to_call(hits: list[dict[str, Any]], th: Thresholds) -> bool:
+    """Two different articles scoring within the margin, both worth offering."""
+    if len(hits) < 2:
+        return False
+    first, second = hits[0], hits[1]
+    return (
+        first["article_id"] != second["article_id"]
+        and second["score"] >= th["clarify"]
+        and first["score"] - second["score"] < th["margin"]
+    )
+
+
+def after_guard(state: SupportState) -> str:
+    """Skip the model work for empty input."""
+    return "clarify" if "empty" in (state.get("guard_flags") or []) else "classify"
+
+
+def after_route(state: SupportState) -> str:
+    """Follow the decision written by the route node."""
+    return state["route"]
+
+
+def after_answer(state: SupportState) -> str:
+    """An answer that could not be grounded becomes an escalation instead of a guess."""
+    return "escalate" if state.get("route") == "escalate" else "__end__"

@@ -1,0 +1,77 @@
+"""The typed state carried through one conversation, persisted per platform thread."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+class Thresholds(TypedDict):
+    """Routing knobs admins tune from chat."""
+
+    answer: float  # answer when confidence >= this
+    clarify: float  # clarify when clarify <= confidence < answer; escalate below
+    margin: float  # top two articles closer than this are "too close to call"
+    max_clarify_turns: int  # after this many clarifying questions, escalate
+
+
+DEFAULT_THRESHOLDS: Thresholds = {
+    "answer": 0.62,
+    "clarify": 0.45,
+    "margin": 0.02,
+    "max_clarify_turns": 2,
+}
+
+
+class SupportState(TypedDict, total=False):
+    """Inputs for this turn, what the nodes worked out, and the conversation so far."""
+
+    # --- inputs, set by the service for every turn
+    text: str
+    member: dict[str, Any]  # user_id, display_name, tier
+    channel: dict[str, Any]  # platform, channel_id
+    picked_option: str  # article id the member picked from a clarifying question
+    force_escalate: str  # reason when the member pressed "Talk to a person" / "Not helpful"
+    prior_unresolved: list[str]  # issue types of this member's recent unresolved contacts
+    thresholds: Thresholds
+    persona: dict[str, Any]
+
+    # --- conversation memory (checkpointed)
+    transcript: Annotated[list[dict[str, Any]], operator.add]
+    clarify_turns: int
+    pending_question: str
+    last_hits: list[dict[str, Any]]
+
+    # --- per-turn results
+    clean_text: str
+    query: str
+    guard_flags: list[str]
+    classification: dict[str, Any]
+    signals: dict[str, Any]  # sentiment, mood, urgency, cues, triggers
+    hits: list[dict[str, Any]]
+    confidence: float
+    route: str
+    reasons: list[str]
+    reply: str
+    citations: list[dict[str, Any]]
+    options: list[dict[str, str]]
+    attempted_answer: str
+    escalation: dict[str, Any] | None
+
+
+PER_TURN_KEYS = (
+    "clean_text",
+    "query",
+    "guard_flags",
+    "classification",
+    "signals",
+    "hits",
+    "confidence",
+    "route",
+    "reasons",
+    "reply",
+    "citations",
+    "options",
+    "attempted_answer",
+    "escalation",
+)
