@@ -1,0 +1,18 @@
+"""The `/deskhand` admin command layer: one grammar and handlers shared by Slack, Discord, console."""
+
+from __future__ import annotations
+
+from admin_commands.contracts import Caller, CommandResult, ModalField, ModalSpec, Role
+from admin_commands.dispatch import run_command, run_command_form
+from admin_commands.permissions import role_of
+
+__all__ = [
+    "Caller",
+    "CommandResult",
+    "ModalField",
+    "ModalSpec",
+    "Role",
+    "role_of",
+    "run_command",
+    "run_command_form",
+]

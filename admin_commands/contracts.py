@@ -1,0 +1,62 @@
+"""Platform-neutral types the Slack and Discord adapters bind: who called, and what to show back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["admin", "staff", "member"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who ran `/deskhand`, as the adapter knows them; the layer derives the role from this."""
+
+    platform: str  # "slack" | "discord" | "console"
+    user_id: str
+    display_name: str = ""
+    roles: tuple[str, ...] = ()  # Discord guild role names or ids (Slack: user group ids, if any)
+    is_guild_admin: bool = False  # Discord Manage Server / Administrator
+    channel_id: str = ""  # where the command was run: the default target of channel commands
+
+    @property
+    def actor(self) -> str:
+        """How this caller appears in the audit log."""
+        name = f" ({self.display_name})" if self.display_name else ""
+        return f"{self.platform}:{self.user_id}{name}"
+
+
+@dataclass(frozen=True)
+class ModalField:
+    """One input of a modal form; `name` is the key in the values dict sent back on submit."""
+
+    name: str
+    label: str
+    multiline: bool = False
+    required: bool = True
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class ModalSpec:
+    """A form the adapter shows; on submit it calls run_command_form(app, caller, command, values)."""
+
+    command: str  # opaque to adapters, e.g. "kb add" or "kb edit 12"; max 100 chars
+    title: str  # short (Slack: <= 24 chars, Discord: <= 45)
+    fields: list[ModalField] = field(default_factory=list)
+
+
+@dataclass
+class CommandResult:
+    """What a command produced; each platform renders it in its own idiom."""
+
+    ok: bool
+    title: str
+    text: str  # Markdown-ish plain text: **bold**, `code`, "- " bullets, newlines
+    fields: list[tuple[str, str]] = field(default_factory=list)  # (name, value) pairs
+    table: list[list[str]] | None = None  # first row is the header
+    image_png: bytes | None = None  # a chart to show inline
+    image_name: str = ""  # file name for the image, e.g. "deskhand-stats.png"
+    ephemeral: bool = True  # visible only to the caller where the platform allows
+    modal: ModalSpec | None = None  # when set: open this modal instead of posting text
+    usage: str = ""  # the usage line of the command (set on argument errors)

@@ -1,0 +1,57 @@
+"""`help`: only what the caller may run, grouped by family, with examples."""
+
+from __future__ import annotations
+
+from admin_commands.contracts import CommandResult
+from admin_commands.permissions import allowed
+from admin_commands.registry import REGISTRY, Context, command
+
+FAMILIES = {
+    "help": "Help",
+    "kb": "Knowledge base",
+    "threshold": "Confidence thresholds",
+    "scope": "Scope",
+    "route": "Routing",
+    "channel": "Channels",
+    "persona": "Persona",
+    "stats": "Stats",
+    "audit": "Audit",
+    "access": "Access",
+}
+
+
+@command(
+    "help",
+    "help [FAMILY]",
+    "List the commands you can run, with examples.",
+    role="member",
+    examples=("help", "help kb"),
+)
+def help_command(ctx: Context, args: list[str]) -> CommandResult:
+    """List commands the caller's role allows, optionally one family."""
+    mine = [c for c in REGISTRY.commands if allowed(ctx.role, c.role)]
+    if args:
+        wanted = args[0].lower()
+        mine = [c for c in mine if c.family == wanted]
+        if not mine:
+            known = sorted({c.family for c in REGISTRY.commands if allowed(ctx.role, c.role)})
+            return CommandResult(
+                ok=False,
+                title="Unknown help topic",
+                text=f"No commands you can run under `{wanted}`. Topics: {', '.join(known)}.",
+                usage=ctx.command.usage,
+            )
+    lines = [f"You are **{ctx.role}** on {ctx.caller.platform}. Commands you can run:"]
+    family = ""
+    for cmd in mine:
+        if cmd.family != family:
+            family = cmd.family
+            lines.append(f"\n**{FAMILIES.get(family, family)}**")
+        lines.append(f"- `/deskhand {cmd.usage}` — {cmd.summary}")
+        lines += [f"    e.g. `/deskhand {e}`" for e in cmd.examples[:2]]
+    if ctx.role == "member":
+        lines.append(
+            "\nAsk your question in a help channel or mention me; staff and admins have more "
+            "commands here."
+        )
+    return ctx.ok("Deskhand commands", "\n".join(lines))

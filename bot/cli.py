@@ -1,0 +1,326 @@
+"""The `deskhand` command line: demo, ask, knowledge, scope, eval, calibrate, bench, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+err = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, exposed as a progress(done, total) callback."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _app() -> Any:
+    from bot.app import get_app
+
+    with err.status("Loading the knowledge base and models…"):
+        return get_app()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
+
+
+# ---- commands ----------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Interactive local channel with a simulated staff channel."""
+    from bot.console import run_demo
+
+    app = _app()
+    with progress_bar("Loading sample knowledge") as progress:
+        loaded = app.load_sample(progress=progress)
+    if loaded["articles"] or loaded["issue_types"]:
+        err.print(
+            f"Loaded the sample: {loaded['articles']} articles, {loaded['issue_types']} issue types."
+        )
+    lines = Path(args.script).read_text().splitlines() if args.script else None
+    run_demo(app, lines)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """One message through the full graph."""
+    from bot.contracts import IncomingMessage, Member
+
+    app = _app()
+    if args.sample:
+        app.load_sample()
+    msg = IncomingMessage(
+        platform="console",
+        channel_id=args.channel,
+        thread_id=args.thread or f"ask-{abs(hash(args.text)) % 10**8}",
+        message_id="",
+        text=args.text,
+        member=Member(args.user, args.user),
+    )
+    reply = app.service.handle(msg)
+    if args.json:
+        _print_json(
+            {
+                "route": reply.route,
+                "reply": reply.text,
+                "citations": [{"title": c.title, "url": c.url} for c in reply.citations],
+                "options": [{"label": o.label, "value": o.value} for o in reply.options],
+                "issue_type": reply.issue_type,
+                "confidence": reply.confidence,
+                "reasons": reply.reasons,
+                "escalation": reply.escalation,
+                "ticket_id": reply.ticket_id,
+                "latency_ms": reply.latency_ms,
+            }
+        )
+    else:
+        print(reply.text)
+        for c in reply.citations:
+            print(f"  source: {c.title} <{c.url}>")
+        for i, o in enumerate(reply.options, 1):
+            print(f"  [{i}] {o.label}")
+        err.print(
+            f"[dim]route={reply.route} confidence={reply.confidence:.2f} reasons={reply.reasons}[/]"
+        )
+    return 0
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    """Knowledge base: import, list, search, reindex."""
+    from knowledge.errors import KnowledgeError
+
+    app = _app()
+    try:
+        if args.kb_cmd == "import":
+            from knowledge.ingest import import_path, import_url
+
+            if args.path.startswith(("http://", "https://")):
+                article = import_url(app.kb, args.path)
+                err.print(f"Imported {article.title!r} (#{article.id}).")
+                return 0
+            with progress_bar(f"Importing {args.path}") as progress:
+                report = import_path(app.kb, Path(args.path), progress=progress)
+            err.print(report.summary() if hasattr(report, "summary") else str(report))
+            for error in getattr(report, "errors", []):
+                err.print(f"[red]{error}[/]")
+            return 1 if getattr(report, "errors", []) else 0
+        if args.kb_cmd == "list":
+            rows = [
+                {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}
+                for a in app.kb.list(topic=args.topic)
+            ]
+            if args.json:
+                _print_json(rows)
+            else:
+                for row in rows:
+                    print(f"#{row['id']:<4} v{row['version']:<3} [{row['topic']}] {row['title']}")
+                err.print(f"{len(rows)} articles")
+            return 0
+        if args.kb_cmd == "search":
+            for hit in app.kb.search(args.text, k=args.k):
+                print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
+            return 0
+        if args.kb_cmd == "reindex":
+            with progress_bar("Reindexing") as progress:
+                app.kb.reindex(progress=progress)
+            err.print(f"Reindexed {len(app.kb.list())} articles.")
+            return 0
+    except KnowledgeError as exc:
+        err.print(f"[red]{exc}[/]")
+        return 2
+    return 2
+
+
+def cmd_scope(args: argparse.Namespace) -> int:
+    """Scope: import a scope file (retrains the classifier), list it."""
+    from bot.scope import ScopeError, describe
+
+    app = _app()
+    try:
+        if args.scope_cmd == "import":
+            result = app.scope.import_file(Path(args.file), actor="cli")
+            with err.status("Retraining the classifier…"):
+                fingerprint = app.retrain()
+            err.print(
+                f"Scope loaded: {result.in_scope} in scope, {result.out_of_scope} out of scope "
+                f"(classifier {fingerprint})."
+            )
+        elif args.scope_cmd == "list":
+            rows = [describe(r) for r in app.scope.all()]
+            if args.json:
+                _print_json(rows)
+            for row in rows if not args.json else []:
+                flag = "in " if row["in_scope"] else "OUT"
+                print(
+                    f"{flag} {row['name']:<22} team={row['team'] or '-':<14} {len(row['examples'])} examples"
+                )
+        elif args.scope_cmd == "retrain":
+            err.print(f"Classifier {app.retrain()} trained.")
+    except ScopeError as exc:
+        err.print(f"[red]{exc}[/]")
+        return 2
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluation suite on labelled data; writes a Markdown report with plots."""
+    from bot.evaluation.runner import run_eval
+
+    with progress_bar(f"eval {args.eval_cmd}", enabled=not args.quiet) as progress:
+        result = run_eval(args, progress)
+    if args.json:
+        _print_json(result)
+    else:
+        from rich.pretty import pprint
+
+        pprint({k: v for k, v in result.items() if not isinstance(v, list)}, console=Console())
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Pick answer/clarify thresholds for a target wrong-answer rate."""
+    from bot.evaluation.runner import run_calibrate
+
+    with progress_bar("calibrating") as progress:
+        result = run_calibrate(args, progress)
+    if args.json:
+        _print_json(result)
+    else:
+        from rich.pretty import pprint
+
+        pprint(result, console=Console())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Latency, throughput, import rate and memory, without an LLM."""
+    from bot.evaluation.bench import run_bench
+
+    with progress_bar("benchmark", enabled=not args.json) as progress:
+        result = run_bench(messages=args.messages, synthetic=args.synthetic, progress=progress)
+    if args.json:
+        _print_json(result)
+    else:
+        from rich.pretty import pprint
+
+        pprint(result, console=Console())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Connect to Slack or Discord."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = _app()
+    if args.platform == "slack":
+        from bot.slack import main_run
+
+        main_run(app, http=args.http, port=args.port)
+    else:
+        from bot.discord import main_run as discord_run
+
+        discord_run(app)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their flags."""
+    parser = argparse.ArgumentParser(prog="deskhand", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("demo", help="interactive local demo")
+    p.add_argument("--script", help="read demo lines from a file instead of the keyboard")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ask", help="one message through the full graph")
+    p.add_argument("text")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--user", default="cli-user")
+    p.add_argument("--channel", default="cli")
+    p.add_argument("--thread", default="")
+    p.add_argument("--sample", action="store_true", help="load the sample first if the KB is empty")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("kb", help="knowledge base")
+    kb = p.add_subparsers(dest="kb_cmd", required=True)
+    q = kb.add_parser("import", help="import Markdown/HTML files, a folder, FAQ JSONL or a URL")
+    q.add_argument("path")
+    q = kb.add_parser("list")
+    q.add_argument("--topic")
+    q.add_argument("--json", action="store_true")
+    q = kb.add_parser("search")
+    q.add_argument("text")
+    q.add_argument("-k", type=int, default=5)
+    kb.add_parser("reindex", help="rebuild the LanceDB index from SQL")
+    p.set_defaults(func=cmd_kb)
+
+    p = sub.add_parser("scope", help="issue types and out-of-scope topics")
+    sc = p.add_subparsers(dest="scope_cmd", required=True)
+    q = sc.add_parser("import")
+    q.add_argument("file")
+    q = sc.add_parser("list")
+    q.add_argument("--json", action="store_true")
+    sc.add_parser("retrain")
+    p.set_defaults(func=cmd_scope)
+
+    from bot.evaluation.runner import add_eval_arguments
+
+    p = sub.add_parser("eval", help="evaluation suite (intents, retrieval, decisions)")
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="pick thresholds for a target wrong-answer rate")
+    p.add_argument("--faq", help="FAQ JSONL (default: shared CovidFAQ)")
+    p.add_argument("--queries", help="queries JSONL with faq_ids")
+    p.add_argument("--oos", help="out-of-scope JSONL (text per line)")
+    p.add_argument(
+        "--history", action="store_true", help="use real history: feedback + staff resolutions"
+    )
+    p.add_argument("--target-wrong", type=float, default=0.02)
+    p.add_argument("--apply", action="store_true", help="store the picked thresholds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("bench", help="latency / throughput / memory benchmark")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--messages", type=int, default=300)
+    p.add_argument("--synthetic", type=int, default=0, help="also run on an N-article synthetic KB")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("run", help="connect to a chat platform")
+    p.add_argument("platform", choices=["slack", "discord"])
+    p.add_argument("--http", action="store_true", help="Slack: serve the Events API over HTTP")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `deskhand` console script."""
+    logging.basicConfig(level=logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Glue between the CLI and the evaluation suite: arguments, runs, reports."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.evaluation import report
+
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def _default(path: str | None, *parts: str) -> Path:
+    """An explicit path, or the shared dataset file."""
+    return Path(path) if path else DATASETS.joinpath(*parts)
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """`deskhand eval intents|retrieval|decisions|learning-curve` and their flags."""
+    sub = parser.add_subparsers(dest="eval_cmd", required=True)
+    for name in ("intents", "retrieval", "decisions", "learning-curve"):
+        p = sub.add_parser(name)
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--quiet", action="store_true")
+        p.add_argument("--limit", type=int, default=None, help="only the first N test items")
+        p.add_argument("--report-dir", default="reports")
+        if name in ("intents", "learning-curve"):
+            p.add_argument("--train", help="train JSONL {text, intent} (default: CLINC150 train)")
+            p.add_argument("--test", help="test JSONL (default: CLINC150 val)")
+            p.add_argument("--threshold", type=float, default=None)
+        else:
+            p.add_argument("--faq", help="FAQ JSONL {id, question, answer} (default: CovidFAQ)")
+            p.add_argument("--queries", help="queries JSONL {text, faq_ids} (default: CovidFAQ)")
+        if name == "decisions":
+            p.add_argument(
+                "--oos", help="out-of-scope JSONL, a text per line (default: CLINC150 val oos)"
+            )
+            p.add_argument(
+                "--split",
+                choices=["all", "dev", "test"],
+                default="test",
+                help="score on the held-out half (test) by default; thresholds are tuned on dev",
+            )
+
+
+def run_eval(args: argparse.Namespace, progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """Dispatch one eval subcommand and write its report."""
+    out_dir = Path(args.report_dir)
+    if args.eval_cmd == "intents":
+        return eval_intents(args, progress, out_dir)
+    if args.eval_cmd == "learning-curve":
+        return eval_learning_curve(args, progress, out_dir)
+    if args.eval_cmd == "retrieval":
+        return eval_retrieval(args, out_dir)
+    return eval_decisions(args, progress, out_dir)
+
+
+def eval_intents(args: argparse.Namespace, progress: Callable, out_dir: Path) -> dict[str, Any]:
+    """CLINC150-style intent classification with out-of-scope detection."""
+    from bot.evaluation.intents import evaluate_intents
+
+    result = evaluate_intents(
+        _default(args.train, "clinc150", "train.jsonl"),
+        _default(args.test, "clinc150", "val.jsonl"),
+        threshold=args.threshold,
+        progress=progress,
+        limit=args.limit,
+    )
+    images: dict[str, Path] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sweep = result.get("sweep") or []
+    if sweep:
+        xs = [r["threshold"] for r in sweep]
+        images["In-scope accuracy and out-of-scope recall by threshold"] = report.curve_png(
+            xs,
+            {
+                "in-scope accuracy": [r["in_scope_accuracy"] for r in sweep],
+                "oos recall": [r["oos_recall"] for r in sweep],
+            },
+            out_dir / "intents_sweep.png",
+            "CLINC150 val",
+            "out-of-scope threshold",
+        )
+    worst = result.get("worst_intents") or []
+    if worst:
+        images["Worst intents (F1)"] = report.bar_png(
+            [w["intent"] for w in worst],
+            [w["f1"] for w in worst],
+            out_dir / "intents_worst.png",
+            "Lowest F1 intents",
+        )
+    if result.get("latencies_ms"):
+        images["Latency"] = report.histogram_png(
+            result["latencies_ms"], out_dir / "intents_latency.png", "classify latency"
+        )
+    result["report"] = str(report.write_report(out_dir, "intents", result, images))
+    result.pop("latencies_ms", None)
+    return result
+
+
+def eval_learning_curve(
+    args: argparse.Namespace, progress: Callable, out_dir: Path
+) -> dict[str, Any]:
+    """Accuracy with 5, 10, 20, 50 example phrasings per issue type."""
+    from bot.evaluation.intents import learning_curve
+
+    rows = learning_curve(
+        _default(args.train, "clinc150", "train.jsonl"),
+        _default(args.test, "clinc150", "val.jsonl"),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xs = [r["shots"] for r in rows]
+    series = {k: [r[k] for r in rows] for k in ("in_scope_accuracy", "oos_recall") if k in rows[0]}
+    image = report.curve_png(
+        xs,
+        series,
+        out_dir / "learning_curve.png",
+        "Learning curve (CLINC150 val)",
+        "examples per issue type",
+    )
+    result = {"curve": rows}
+    result["report"] = str(
+        report.write_report(out_dir, "learning_curve", {"curve": rows}, {"Learning curve": image})
+    )
+    return result
+
+
+def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
+    """FAQ retrieval: MRR, hit@1, hit@5 over a fresh knowledge base."""
+    import tempfile
+
+    from bot.app import Deskhand
+    from bot.config import Config
+    from knowledge.evaluation import evaluate_faq
+
+    with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as home:
+        app = Deskhand(Config(home=home))
+        rep = evaluate_faq(
+            app.kb,
+            _default(args.faq, "covidfaq", "faq.jsonl"),
+            _default(args.queries, "covidfaq", "queries.jsonl"),
+            limit=args.limit,
+        )
+    data = rep.as_dict()
+    result = {
+        "n": data["queries"],
+        "mrr": data["mrr"],
+        "hit_at_1": data["hit_at"].get("1"),
+        "hit_at_5": data["hit_at"].get("5"),
+        "p50_ms": data["latency_ms"].get("p50"),
+        "p95_ms": data["latency_ms"].get("p95"),
+        "score_correct": data["score_correct"],
+        "score_wrong": data["score_wrong"],
+    }
+    result["report"] = str(report.write_report(out_dir, "retrieval", result, {}))
+    return result
+
+
+def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) -> dict[str, Any]:
+    """The whole graph: answered right / wrong, clarified, escalated, on held-out questions."""
+    from bot.evaluation import decisions as d
+
+    oos = _default(args.oos, "clinc150", "val.jsonl")
+    rows = d.split_rows(
+        d.load_labelled(_default(args.queries, "covidfaq", "queries.jsonl"), oos, args.limit),
+        args.split,
+    )
+    outcomes = d.run_outcomes(_default(args.faq, "covidfaq", "faq.jsonl"), rows, progress)
+    result = {**d.score(outcomes), **d.latency(outcomes), "split": args.split}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = {
+        "Precision against coverage": report.precision_coverage_png(
+            d.sweep(outcomes),
+            out_dir / "decisions_precision_coverage.png",
+            "Answers: precision vs coverage",
+        ),
+        "Latency of handle()": report.histogram_png(
+            [o.latency_ms for o in outcomes], out_dir / "decisions_latency.png", "handle() latency"
+        ),
+    }
+    result["report"] = str(report.write_report(out_dir, "decisions", result, images))
+    return result
+
+
+def run_calibrate(args: argparse.Namespace, progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """Pick thresholds on the dev half (or on history) for a target wrong-answer rate."""
+    from bot.evaluation import decisions as d
+
+    if args.history:
+        from bot.app import get_app
+        from bot.calibration import calibrate_from_history
+
+        app = get_app()
+        result = calibrate_from_history(app, args.target_wrong)
+    else:
+        oos = _default(args.oos, "clinc150", "val.jsonl")
+        rows = d.split_rows(
+            d.load_labelled(_default(args.queries, "covidfaq", "queries.jsonl"), oos), "dev"
+        )
+        outcomes = d.run_outcomes(_default(args.faq, "covidfaq", "faq.jsonl"), rows, progress)
+        rows_sweep = d.sweep(outcomes)
+        best = d.pick_thresholds(rows_sweep, args.target_wrong)
+        frontier = {}
+        for r in rows_sweep:
+            if r["answered_wrong_rate"] <= args.target_wrong * 3:
+                key = round(r["answered_wrong_rate"], 3)
+                if (
+                    key not in frontier
+                    or r["answered_correct_rate"] > frontier[key]["answered_correct_rate"]
+                ):
+                    frontier[key] = r
+        result = {
+            "picked": best,
+            "trade_off": sorted(frontier.values(), key=lambda r: r["answered_wrong_rate"])[:15],
+        }
+    if args.apply and result.get("picked"):
+        from bot.app import get_app
+
+        app = get_app()
+        picked = result["picked"]
+        app.settings.set(
+            "thresholds",
+            {**app.settings.thresholds(), "answer": picked["answer"], "clarify": picked["clarify"]},
+            actor="calibrate",
+        )
+        result["applied"] = True
+    return result

@@ -1,0 +1,370 @@
+"""LanceDB mirror of the articles: chunk vectors plus a full-text index, rebuilt from SQL at will."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+
+from graph.interfaces import Embedder
+from knowledge.chunking import chunk_article
+
+log = logging.getLogger(__name__)
+
+TABLE = "chunks"
+MAX_QUERY_TERMS = 64
+_COLUMNS = ["chunk_id", "article_id", "version", "title", "url", "topic", "text"]
+_WORD = re.compile(r"\w+", re.UNICODE)
+Progress = Callable[[int, int], None]
+
+
+class ArticleLike(Protocol):
+    """What the index needs from an article (knowledge.models.Article satisfies it)."""
+
+    id: int | None
+    version: int
+    title: str
+    body: str
+    url: str
+    topic: str
+
+
+def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
+    """Reduce free text to plain word tokens so the full-text parser can never choke on it."""
+    words = _WORD.findall(text[:20_000])
+    return " ".join(w for w in words[:max_terms] if len(w) <= 40)
+
+
+@dataclass
+class _Snapshot:
+    """An in-memory copy of one table version: exact numpy vector search for small KBs."""
+
+    version: int
+    rows: list[dict[str, Any]]
+    vectors: np.ndarray
+    by_chunk: dict[str, int]
+
+    @classmethod
+    def load(cls, table: Any, version: int) -> _Snapshot:
+        data = table.to_arrow()
+        meta = data.select(_COLUMNS).to_pylist()
+        vectors = np.asarray(data.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        vectors = vectors.reshape(len(meta), -1) if meta else np.zeros((0, 1), np.float32)
+        return cls(version, meta, vectors, {r["chunk_id"]: i for i, r in enumerate(meta)})
+
+
+class LanceIndex:
+    """Embedded LanceDB table "chunks" under `path`; SQL stays the truth, this is a rebuildable mirror."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        embedder: Embedder,
+        read_consistency: timedelta | None = timedelta(seconds=1),
+        optimize_every: int = 32,
+        cache_max_rows: int = 200_000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder
+        self._db = lancedb.connect(str(self.path), read_consistency_interval=read_consistency)
+        self._lock = threading.RLock()
+        self._table: Any = None
+        self._writes_since_optimize = 0
+        self._rows_since_optimize = 0
+        self._optimize_every = optimize_every
+        self._cache_max_rows = cache_max_rows
+        self._snap: _Snapshot | None = None
+
+    # -- table handling -------------------------------------------------------------------------
+    def schema(self) -> pa.Schema:
+        """Arrow schema of the chunks table for the current embedder's dimension."""
+        return pa.schema(
+            [
+                ("chunk_id", pa.string()),
+                ("article_id", pa.int64()),
+                ("version", pa.int64()),
+                ("title", pa.string()),
+                ("url", pa.string()),
+                ("topic", pa.string()),
+                ("text", pa.string()),
+                ("vector", pa.list_(pa.float32(), self.embedder.dim)),
+            ]
+        )
+
+    def _open(self) -> Any:
+        """The chunks table, or None when it has not been created yet."""
+        if self._table is None:
+            try:
+                self._table = self._db.open_table(TABLE)
+            except (FileNotFoundError, ValueError):
+                return None
+        return self._table
+
+    def _create(self) -> Any:
+        """Create (or replace) an empty chunks table with its full-text index."""
+        self._table = self._db.create_table(TABLE, schema=self.schema(), mode="overwrite")
+        self._create_fts()
+        return self._table
+
+    def _create_fts(self) -> None:
+        """(Re)build the inverted index; stop words stay because short questions need them."""
+        self._table.create_index(
+            "text", config=FTS(remove_stop_words=False, stem=True), replace=True
+        )
+
+    def _writable(self) -> Any:
+        table = self._open()
+        return table if table is not None else self._create()
+
+    def compatible(self) -> bool:
+        """False when the stored vectors have another dimension than the embedder (needs rebuild)."""
+        table = self._open()
+        if table is None:
+            return True
+        return table.schema.field("vector").type == self.schema().field("vector").type
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _rows(self, articles: Sequence[ArticleLike]) -> list[dict[str, Any]]:
+        """Chunk and batch-embed articles into table rows."""
+        rows: list[dict[str, Any]] = []
+        for art in articles:
+            if art.id is None:
+                raise ValueError("article must be saved (have an id) before indexing")
+            for chunk in chunk_article(art.id, art.version, art.title, art.body):
+                rows.append(
+                    {
+                        "chunk_id": chunk.chunk_id,
+                        "article_id": art.id,
+                        "version": art.version,
+                        "title": art.title,
+                        "url": art.url or "",
+                        "topic": art.topic or "",
+                        "text": chunk.text,
+                    }
+                )
+        if rows:
+            vectors = self.embedder.embed([r["text"] for r in rows])
+            for row, vec in zip(rows, vectors, strict=True):
+                row["vector"] = np.asarray(vec, dtype=np.float32)
+        return rows
+
+    def upsert_article(self, article: ArticleLike) -> int:
+        """Replace all chunks of one article; returns the number of chunks written."""
+        return self.upsert_articles([article])
+
+    def upsert_articles(self, articles: Sequence[ArticleLike]) -> int:
+        """Replace the chunks of several articles with one delete and one batch-embedded add."""
+        if not articles:
+            return 0
+        rows = self._rows(articles)
+        with self._lock:
+            table = self._writable()
+            table.delete(_in_clause([a.id for a in articles if a.id is not None]))
+            if rows:
+                table.add(rows)
+            self._after_write(len(rows))
+        return len(rows)
+
+    def remove_article(self, article_id: int) -> None:
+        """Delete every chunk of an article (no-op when absent)."""
+        self.remove_articles([article_id])
+
+    def remove_articles(self, article_ids: Iterable[int]) -> None:
+        """Delete every chunk of several articles."""
+        ids = list(article_ids)
+        with self._lock:
+            table = self._open()
+            if table is None or not ids:
+                return
+            table.delete(_in_clause(ids))
+            self._after_write()
+
+    def rebuild(
+        self, articles: Sequence[ArticleLike], progress: Progress | None = None, batch: int = 64
+    ) -> int:
+        """Drop and recreate the table from the given (SQL) articles; returns chunks written."""
+        total = len(articles)
+        written = 0
+        with self._lock:
+            self._table = None
+            table = self._create()
+            if progress:
+                progress(0, total)
+            for start in range(0, total, batch):
+                part = articles[start : start + batch]
+                rows = self._rows(part)
+                if rows:
+                    table.add(rows)
+                written += len(rows)
+                if progress:
+                    progress(min(start + batch, total), total)
+            self._create_fts()
+            self._writes_since_optimize = self._rows_since_optimize = 0
+        return written
+
+    def _after_write(self, rows: int = 0) -> None:
+        """Fold new rows into the indexes now and then (unindexed rows are still searched)."""
+        self._writes_since_optimize += 1
+        self._rows_since_optimize += rows
+        if self._writes_since_optimize >= self._optimize_every or self._rows_since_optimize >= 64:
+            self.optimize()
+
+    def optimize(self) -> None:
+        """Compact fragments, index new rows and drop table versions older than a day."""
+        with self._lock:
+            table = self._open()
+            if table is None:
+                return
+            try:
+                table.optimize(cleanup_older_than=timedelta(days=1))
+            except Exception:  # pragma: no cover - best effort housekeeping
+                log.warning("lance optimize failed; rebuilding the full-text index", exc_info=True)
+                self._create_fts()
+            self._writes_since_optimize = self._rows_since_optimize = 0
+
+    # -- reading ----------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Number of chunks in the index (0 when the table does not exist)."""
+        table = self._open()
+        return 0 if table is None else int(table.count_rows())
+
+    def article_versions(self) -> dict[int, int]:
+        """Indexed version per article id, for drift detection against SQL."""
+        return {aid: ver for aid, (ver, _) in self.article_state().items()}
+
+    def article_state(self) -> dict[int, tuple[int, int]]:
+        """(version, chunk count) per indexed article id; mixed versions report the lowest."""
+        table = self._open()
+        if table is None:
+            return {}
+        data = table.to_arrow().select(["article_id", "version"]).to_pydict()
+        state: dict[int, tuple[int, int]] = {}
+        for aid, ver in zip(data["article_id"], data["version"], strict=True):
+            old = state.get(aid)
+            state[aid] = (ver, 1) if old is None else (min(old[0], ver), old[1] + 1)
+        return state
+
+    def article_vectors(self) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """(title vector, mean body vector or None) per article, for hygiene checks."""
+        table = self._open()
+        if table is None:
+            return {}
+        data = table.to_arrow().select(["chunk_id", "article_id", "vector"]).to_pydict()
+        titles: dict[int, np.ndarray] = {}
+        bodies: dict[int, list[np.ndarray]] = {}
+        for cid, aid, vec in zip(data["chunk_id"], data["article_id"], data["vector"], strict=True):
+            arr = np.asarray(vec, dtype=np.float32)
+            if cid.endswith(":0"):
+                titles[aid] = arr
+            else:
+                bodies.setdefault(aid, []).append(arr)
+        out: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        for aid, title_vec in titles.items():
+            body = None
+            if aid in bodies:
+                body = np.mean(bodies[aid], axis=0)
+                body /= np.linalg.norm(body) or 1.0
+            out[aid] = (title_vec, body)
+        return out
+
+    def _snapshot(self, table: Any) -> _Snapshot | None:
+        """The cached copy of the current table version (None when the table is too big)."""
+        version = table.version
+        snap = self._snap
+        if snap is None or snap.version != version:
+            if table.count_rows() > self._cache_max_rows:
+                self._snap = None
+                return None
+            snap = self._snap = _Snapshot.load(table, version)
+        return snap
+
+    def chunks_of(self, article_id: int) -> list[dict[str, Any]]:
+        """All chunks of one article (without vectors), ordered by chunk number."""
+        table = self._open()
+        if table is None:
+            return []
+        rows = (
+            table.search()
+            .where(f"article_id = {int(article_id)}")
+            .select(_COLUMNS)
+            .limit(10_000)
+            .to_list()
+        )
+        return sorted(rows, key=lambda r: int(r["chunk_id"].rsplit(":", 1)[1]))
+
+    def search_vector(self, vector: np.ndarray, k: int = 50) -> list[dict[str, Any]]:
+        """Nearest chunks by cosine; each row carries `cosine` in [-1, 1]."""
+        table = self._open()
+        if table is None or k <= 0:
+            return []
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
+            return []
+        snap = self._snapshot(table)
+        if snap is not None:
+            if not snap.rows:
+                return []
+            norm = float(np.linalg.norm(vec)) or 1.0
+            sims = snap.vectors @ (vec / norm)
+            top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else None
+            order = top[np.argsort(-sims[top])] if top is not None else np.argsort(-sims)
+            return [{**snap.rows[i], "cosine": float(sims[i])} for i in order]
+        rows = (
+            table.search(vec, vector_column_name="vector")
+            .distance_type("cosine")
+            .select([*_COLUMNS, "_distance"])
+            .limit(k)
+            .to_list()
+        )
+        for row in rows:
+            row["cosine"] = 1.0 - float(row.pop("_distance"))
+        return rows
+
+    def search_text(self, text: str, k: int = 50) -> list[dict[str, Any]]:
+        """BM25 full-text matches (rows carry `bm25`); any input is sanitised, never raises on it."""
+        table = self._open()
+        query = fts_query(text)
+        if table is None or not query or k <= 0:
+            return []
+        snap = self._snapshot(table)
+        columns = ["chunk_id", "_score"] if snap is not None else [*_COLUMNS, "_score"]
+        try:
+            found = (
+                table.search(query, query_type="fts", fts_columns="text")
+                .select(columns)
+                .limit(k)
+                .to_arrow()
+                .to_pylist()
+            )
+        except Exception as exc:  # missing FTS index after an external write: heal once
+            if "INVERTED index" not in str(exc):
+                raise
+            with self._lock:
+                self._create_fts()
+            return self.search_text(text, k)
+        rows = []
+        for row in found:
+            if snap is not None:
+                i = snap.by_chunk.get(row["chunk_id"])
+                if i is None:
+                    continue
+                row = {**snap.rows[i], "_score": row["_score"]}
+            row["bm25"] = float(row.pop("_score"))
+            rows.append(row)
+        return rows
+
+
+def _in_clause(ids: Iterable[int]) -> str:
+    """SQL filter selecting the given article ids (ints only, so no injection)."""
+    return f"article_id IN ({', '.join(str(int(i)) for i in ids)})"

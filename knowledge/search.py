@@ -1,0 +1,126 @@
+"""Hybrid retrieval: cosine similarity with a BM25 boost, one hit per article, absolute 0..1 scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graph.interfaces import Embedder, Hit
+from knowledge.chunking import is_title_chunk
+from knowledge.index import LanceIndex
+
+MAX_QUERY_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights, tuned on CovidFAQ (see knowledge/README or the eval script)."""
+
+    title_vec: float = 0.2  # share of the title-only chunk's cosine in the vector score
+    title_text: float = 0.3  # BM25 boost from matching the title
+    body_text: float = 0.1  # BM25 boost from matching a body passage
+    bm25_half: float = 6.0  # BM25 value that earns half of a boost (saturation bm25/(bm25+h))
+    pool: int = 64  # chunks fetched from each search before aggregation
+
+
+@dataclass
+class _Agg:
+    """Per-article evidence gathered from both searches."""
+
+    title_cos: float | None = None
+    body_cos: float | None = None
+    title_bm25: float = 0.0
+    body_bm25: float = 0.0
+    best_body: dict[str, Any] | None = None
+    best_body_key: float = -9.0
+    any_row: dict[str, Any] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """Vector + full-text search over a LanceIndex, fused into one confidence-like score per article."""
+
+    def __init__(self, index: LanceIndex, embedder: Embedder, weights: Weights | None = None):
+        self.index = index
+        self.embedder = embedder
+        self.weights = weights or Weights()
+
+    def embed(self, text: str) -> np.ndarray:
+        """Embed a query once (long input is truncated; the model reads ~256 tokens anyway)."""
+        return self.embedder.embed([text[:MAX_QUERY_CHARS]])[0]
+
+    def search(self, text: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
+        """Top-k articles for `text`, best first; `score` = cosine blend + lexical boost, in [0, 1]."""
+        text = text if isinstance(text, str) else str(text)
+        if k <= 0 or (not text.strip() and vector is None):
+            return []
+        vec = self.embed(text) if vector is None else vector
+        pool = max(self.weights.pool, 8 * k)
+        aggs = self._aggregate(
+            self.index.search_vector(vec, pool), self.index.search_text(text, pool)
+        )
+        scored = sorted(
+            ((self._scores(agg), aid, agg) for aid, agg in aggs.items()),
+            key=lambda item: (-item[0][0], item[1]),
+        )
+        return [self._hit(aid, agg, scores) for scores, aid, agg in scored[:k]]
+
+    def _aggregate(
+        self, vec_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]]
+    ) -> dict[int, _Agg]:
+        """Collect the best title/body cosine and BM25 per article."""
+        aggs: dict[int, _Agg] = {}
+        floor = min((r["cosine"] for r in vec_rows), default=0.0)
+        for row in vec_rows:
+            agg = aggs.setdefault(row["article_id"], _Agg(any_row=row))
+            cos = row["cosine"]
+            if is_title_chunk(row["chunk_id"]):
+                agg.title_cos = cos
+            else:
+                agg.body_cos = cos if agg.body_cos is None else max(agg.body_cos, cos)
+                if cos > agg.best_body_key:
+                    agg.best_body, agg.best_body_key = row, cos
+        for row in text_rows:
+            agg = aggs.setdefault(row["article_id"], _Agg(any_row=row))
+            if is_title_chunk(row["chunk_id"]):
+                agg.title_bm25 = max(agg.title_bm25, row["bm25"])
+            else:
+                agg.body_bm25 = max(agg.body_bm25, row["bm25"])
+                if agg.best_body is None:
+                    agg.best_body = row
+        for agg in aggs.values():  # outside the vector pool: bounded by the pool's worst cosine
+            agg.title_cos = floor if agg.title_cos is None else agg.title_cos
+            agg.body_cos = floor if agg.body_cos is None else agg.body_cos
+        return aggs
+
+    def _scores(self, agg: _Agg) -> tuple[float, float, float]:
+        """(score, vector score, text score) of one article's evidence."""
+        w = self.weights
+        vec_score = w.title_vec * (agg.title_cos or 0.0) + (1 - w.title_vec) * (agg.body_cos or 0.0)
+        sat_title = agg.title_bm25 / (agg.title_bm25 + w.bm25_half)
+        sat_body = agg.body_bm25 / (agg.body_bm25 + w.bm25_half)
+        boost = w.title_text * sat_title + w.body_text * sat_body
+        score = float(np.clip(vec_score + boost, 0.0, 1.0))
+        return score, float(np.clip(vec_score, 0.0, 1.0)), float(max(sat_title, sat_body))
+
+    def _hit(self, article_id: int, agg: _Agg, scores: tuple[float, float, float]) -> Hit:
+        """Turn one article's evidence into a Hit."""
+        score, vec_score, text_score = scores
+        row = agg.best_body or self._best_body(article_id) or agg.any_row
+        return Hit(
+            article_id=int(article_id),
+            chunk_id=row["chunk_id"],
+            title=row["title"],
+            url=row["url"],
+            topic=row["topic"],
+            text=row["text"],
+            score=score,
+            vector_score=vec_score,
+            text_score=text_score,
+        )
+
+    def _best_body(self, article_id: int) -> dict[str, Any] | None:
+        """First body chunk of an article whose passages were outside the search pool."""
+        chunks = self.index.chunks_of(article_id)
+        return chunks[1] if len(chunks) > 1 else (chunks[0] if chunks else None)

@@ -1,0 +1,331 @@
+"""KnowledgeBase: the one facade for articles (SQL truth), their LanceDB mirror, search and review."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.db import session_scope
+from graph.interfaces import Embedder, Hit
+from knowledge.chunking import chunk_article
+from knowledge.errors import KnowledgeError
+from knowledge.index import LanceIndex
+from knowledge.models import Article, ArticleVersion, KbCandidate, utcnow
+from knowledge.search import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+EDITABLE = ("title", "body", "url", "topic", "tags", "owner", "source", "external_id")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """An article as parsed from a source, before it is matched against existing ones."""
+
+    title: str
+    body: str
+    url: str = ""
+    topic: str = "general"
+    tags: tuple[str, ...] = ()
+    owner: str = ""
+    source: str = ""
+    external_id: str = ""
+
+
+def _tags(tags: Iterable[str] | str) -> str:
+    """Normalise tags to the stored comma-separated form."""
+    items = tags.split(",") if isinstance(tags, str) else list(tags)
+    return ",".join(t.strip() for t in items if str(t).strip())
+
+
+def _clean(value: Any, name: str) -> str:
+    """Validate a text field and strip surrounding whitespace."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise KnowledgeError(f"{name} must be text, got {type(value).__name__}")
+    return value.strip()
+
+
+class KnowledgeBase:
+    """Articles in SQL, chunks in LanceDB, hybrid search; every change is searchable immediately."""
+
+    def __init__(self, engine: Engine, index: LanceIndex, embedder: Embedder) -> None:
+        self.engine = engine
+        self.index = index
+        self.embedder = embedder
+        self.retriever = HybridRetriever(index, embedder)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, article_id: int) -> Article:
+        """The article with this id, or KnowledgeError."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            art = s.get(Article, article_id)
+        if art is None:
+            raise KnowledgeError(f"no article with id {article_id}")
+        return art
+
+    def list(self, topic: str | None = None) -> builtins.list[Article]:
+        """All articles (optionally of one topic), by id."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            query = select(Article).order_by(col(Article.id))
+            if topic:
+                query = query.where(Article.topic == topic)
+            return builtins.list(s.exec(query).all())
+
+    def find(self, source: str, external_id: str) -> Article | None:
+        """The article imported from (source, external_id), if any."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            query = select(Article).where(
+                Article.source == source, Article.external_id == external_id
+            )
+            return s.exec(query.order_by(col(Article.id))).first()
+
+    def history(self, article_id: int) -> builtins.list[ArticleVersion]:
+        """Every snapshot of an article, oldest first (kept after removal too)."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            rows = s.exec(
+                select(ArticleVersion)
+                .where(ArticleVersion.article_id == article_id)
+                .order_by(col(ArticleVersion.version), col(ArticleVersion.id))
+            ).all()
+        if not rows:
+            raise KnowledgeError(f"no article with id {article_id}")
+        return builtins.list(rows)
+
+    def search(self, text: str, k: int = 5) -> builtins.list[Hit]:
+        """Hybrid search, one hit per article, best first."""
+        return self.retriever.search(text, k=k)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add_article(
+        self,
+        title: str,
+        body: str,
+        url: str = "",
+        topic: str = "general",
+        tags: Iterable[str] | str = (),
+        owner: str = "",
+        source: str = "",
+        external_id: str = "",
+        actor: str = "",
+    ) -> Article:
+        """Create an article (version 1), snapshot it and index it."""
+        draft = ArticleDraft(
+            title, body, url, topic, tuple(_tags(tags).split(",")), owner, source, external_id
+        )
+        return self.add_articles([draft], actor=actor)[0]
+
+    def add_articles(self, drafts: Sequence[ArticleDraft], actor: str = "") -> builtins.list[Article]:
+        """Create many articles in one transaction with one batch-embedded index write."""
+        fields = [self._validated(d.__dict__) for d in drafts]
+        with session_scope(self.engine) as s:
+            arts = [Article(**f, version=1) for f in fields]
+            s.add_all(arts)
+            s.flush()
+            for art in arts:
+                s.add(self._snapshot(art, actor, "create"))
+            self.index.upsert_articles(arts)
+        return arts
+
+    def edit_article(self, article_id: int, actor: str = "", **changes: Any) -> Article:
+        """Apply field changes, bump the version, snapshot and re-index; no-op when nothing changed."""
+        return self._edit(article_id, actor, "edit", changes)
+
+    def _edit(self, article_id: int, actor: str, action: str, changes: dict[str, Any]) -> Article:
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise KnowledgeError(
+                f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}"
+            )
+        with session_scope(self.engine) as s:
+            art = s.get(Article, article_id)
+            if art is None:
+                raise KnowledgeError(f"no article with id {article_id}")
+            current = {f: getattr(art, f) for f in EDITABLE}
+            new = self._validated({**current, **changes})
+            if new == current and action == "edit":
+                return art
+            for name, value in new.items():
+                setattr(art, name, value)
+            art.version += 1
+            art.updated_at = utcnow()
+            s.add(art)
+            s.add(self._snapshot(art, actor, action))
+            s.flush()
+            self.index.upsert_article(art)
+        return art
+
+    def remove_article(self, article_id: int, actor: str = "") -> None:
+        """Delete an article and its chunks; its history stays (with a "remove" entry)."""
+        with session_scope(self.engine) as s:
+            art = s.get(Article, article_id)
+            if art is None:
+                raise KnowledgeError(f"no article with id {article_id}")
+            snap = self._snapshot(art, actor, "remove")
+            snap.version = art.version + 1
+            s.add(snap)
+            s.delete(art)
+            s.flush()
+            self.index.remove_article(article_id)
+
+    def revert(self, article_id: int, version: int, actor: str = "") -> Article:
+        """Restore the text of an earlier version as a new version."""
+        snap = next(
+            (
+                v
+                for v in self.history(article_id)
+                if v.version == version and v.action != "remove"
+            ),
+            None,
+        )
+        if snap is None:
+            raise KnowledgeError(f"article {article_id} has no version {version}")
+        fields = {f: getattr(snap, f) for f in ("title", "body", "url", "topic", "tags")}
+        return self._edit(article_id, actor, "revert", fields)
+
+    def _validated(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Check and normalise article fields."""
+        out = {f: fields.get(f, "") for f in EDITABLE}
+        for name in ("title", "body", "url", "owner", "source", "external_id"):
+            out[name] = _clean(out[name], name)
+        out["topic"] = _clean(out["topic"], "topic") or "general"
+        out["tags"] = _tags(out["tags"] or ())
+        out["title"] = " ".join(out["title"].split())
+        if not out["title"]:
+            raise KnowledgeError("title is empty")
+        if not out["body"]:
+            raise KnowledgeError(f"body of {out['title']!r} is empty")
+        if len(out["title"]) > 500:
+            raise KnowledgeError("title is longer than 500 characters")
+        return out
+
+    @staticmethod
+    def _snapshot(art: Article, actor: str, action: str) -> ArticleVersion:
+        assert art.id is not None
+        return ArticleVersion(
+            article_id=art.id,
+            version=art.version,
+            title=art.title,
+            body=art.body,
+            url=art.url,
+            topic=art.topic,
+            tags=art.tags,
+            edited_by=actor,
+            action=action,
+        )
+
+    # -- index maintenance ------------------------------------------------------------------------
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Rebuild the LanceDB mirror from SQL; returns the number of chunks written."""
+        return self.index.rebuild(self.list(), progress=progress)
+
+    def repair(self) -> dict[str, int]:
+        """Fix drift between SQL and the index (missing, stale, partial, orphaned); return counts."""
+        if not self.index.compatible():
+            chunks = self.reindex()
+            return {"missing": 0, "stale": 0, "orphans": 0, "rebuilt": 1, "chunks": chunks}
+        articles = {a.id: a for a in self.list() if a.id is not None}
+        indexed = self.index.article_state()
+        missing = [a for aid, a in articles.items() if aid not in indexed]
+        stale = []
+        for aid, (version, n_chunks) in indexed.items():
+            art = articles.get(aid)
+            if art is None:
+                continue
+            expected = len(chunk_article(aid, art.version, art.title, art.body))
+            if version != art.version or n_chunks != expected:
+                stale.append(art)
+        orphans = [aid for aid in indexed if aid not in articles]
+        if orphans:
+            self.index.remove_articles(orphans)
+        if missing or stale:
+            self.index.upsert_articles(missing + stale)
+        if missing or stale or orphans:
+            self.index.optimize()
+        counts = {"missing": len(missing), "stale": len(stale), "orphans": len(orphans)}
+        if any(counts.values()):
+            log.info("knowledge index repaired: %s", counts)
+        return {**counts, "rebuilt": 0}
+
+    # -- candidates from resolved escalations --------------------------------------------------
+    def add_candidate(
+        self,
+        question: str,
+        answer: str,
+        ticket_id: int | None = None,
+        staff_id: str = "",
+        topic: str = "general",
+    ) -> KbCandidate:
+        """Queue a staff answer for review."""
+        question, answer = _clean(question, "question"), _clean(answer, "answer")
+        if not question or not answer:
+            raise KnowledgeError("a candidate needs both a question and an answer")
+        cand = KbCandidate(
+            ticket_id=ticket_id,
+            question=question,
+            answer=answer,
+            topic=_clean(topic, "topic") or "general",
+            staff_id=staff_id,
+        )
+        with session_scope(self.engine) as s:
+            s.add(cand)
+        return cand
+
+    def list_candidates(self, status: str | None = "pending") -> builtins.list[KbCandidate]:
+        """Candidates with this status (None: all), oldest first."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            query = select(KbCandidate).order_by(col(KbCandidate.id))
+            if status:
+                query = query.where(KbCandidate.status == status)
+            return builtins.list(s.exec(query).all())
+
+    def _pending(self, s: Session, candidate_id: int) -> KbCandidate:
+        cand = s.get(KbCandidate, candidate_id)
+        if cand is None:
+            raise KnowledgeError(f"no candidate with id {candidate_id}")
+        if cand.status != "pending":
+            raise KnowledgeError(f"candidate {candidate_id} is already {cand.status}")
+        return cand
+
+    def approve_candidate(
+        self,
+        candidate_id: int,
+        actor: str,
+        title: str | None = None,
+        body: str | None = None,
+        topic: str | None = None,
+    ) -> Article:
+        """Publish a pending candidate as a new article (optionally edited) and mark it approved."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            cand = self._pending(s, candidate_id)
+        art = self.add_article(
+            title=title or cand.question,
+            body=body or cand.answer,
+            topic=topic or cand.topic,
+            owner=cand.staff_id,
+            source=f"candidate:{candidate_id}",
+            external_id=str(candidate_id),
+            actor=actor,
+        )
+        with session_scope(self.engine) as s:
+            cand = self._pending(s, candidate_id)
+            cand.status, cand.article_id = "approved", art.id
+            cand.reviewed_by, cand.reviewed_at = actor, utcnow()
+            s.add(cand)
+        return art
+
+    def reject_candidate(self, candidate_id: int, actor: str) -> KbCandidate:
+        """Mark a pending candidate rejected."""
+        with session_scope(self.engine) as s:
+            cand = self._pending(s, candidate_id)
+            cand.status, cand.reviewed_by, cand.reviewed_at = "rejected", actor, utcnow()
+            s.add(cand)
+        return cand

@@ -1,0 +1,195 @@
+"""The compiled graph end to end with swapped-in parts and an in-memory checkpointer."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from graph.builder import build_graph
+from graph.deps import GraphDeps, ScopeEntry
+from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
+from graph.interfaces import AnswerDraft, Classification, Hit
+from graph.state import DEFAULT_THRESHOLDS
+
+RESET = Hit(
+    1,
+    "1:1:0",
+    "Reset your password",
+    "https://x/reset",
+    "account",
+    "Reset your password\n\nOpen Settings → Security and press Reset.",
+    0.0,
+)
+BILLING = Hit(
+    2,
+    "2:1:0",
+    "Update billing details",
+    "https://x/billing",
+    "billing",
+    "Update billing details\n\nGo to Settings → Billing.",
+    0.0,
+)
+
+
+@dataclass
+class TableRetriever:
+    """Scores by keyword so each test controls confidence exactly."""
+
+    table: dict[str, list[tuple[Hit, float]]]
+    queries: list[str] = field(default_factory=list)
+
+    def search(self, text: str, k: int = 5, vector=None) -> list[Hit]:
+        self.queries.append(text)
+        for key, hits in self.table.items():
+            if key in text.lower():
+                return [Hit(**{**h.__dict__, "score": s}) for h, s in hits][:k]
+        return []
+
+
+class KeywordClassifier:
+    def classify(self, text: str, vector=None) -> Classification:
+        if "stock" in text:
+            return Classification("investment_advice", 0.9, True)
+        if "delete my account" in text:
+            return Classification("account_deletion", 0.9, True)
+        return Classification("password_reset", 0.8, True)
+
+
+def deps(retriever, **kw) -> GraphDeps:
+    scope = {
+        "password_reset": ScopeEntry("password_reset", team="accounts"),
+        "account_deletion": ScopeEntry("account_deletion", handoff=True, team="trust"),
+        "investment_advice": ScopeEntry("investment_advice", in_scope=False),
+    }
+    return GraphDeps(
+        retriever=retriever,
+        answerer=kw.pop("answerer", ExtractiveAnswerer()),
+        summariser=ExtractiveSummariser(),
+        classifier=KeywordClassifier(),
+        scope=scope,
+        **kw,
+    )
+
+
+def turn(graph, context, thread: str, text: str, **extra) -> dict:
+    state = {
+        "text": text,
+        "member": {"user_id": "u1", "display_name": "Ana"},
+        "thresholds": dict(DEFAULT_THRESHOLDS),
+        "persona": {},
+        **extra,
+    }
+    return graph.invoke(state, config={"configurable": {"thread_id": thread}}, context=context)
+
+
+RETRIEVER = {
+    "password": [(RESET, 0.82), (BILLING, 0.40)],
+    "account": [(RESET, 0.60), (BILLING, 0.595)],
+    "card": [(BILLING, 0.55)],
+    "stock": [(RESET, 0.9)],
+    "delete my account": [(RESET, 0.9)],
+}
+
+
+def test_confident_question_gets_a_cited_answer() -> None:
+    out = turn(
+        build_graph(InMemorySaver()),
+        deps(TableRetriever(RETRIEVER)),
+        "t1",
+        "how do I reset my password",
+    )
+    assert out["route"] == "answer"
+    assert "Settings → Security" in out["reply"]
+    assert out["citations"][0]["url"] == "https://x/reset"
+    assert out["escalation"] is None
+
+
+def test_clarify_then_pick_an_option() -> None:
+    graph, ctx = build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER))
+    first = turn(graph, ctx, "t2", "problem with my account")
+    assert first["route"] == "clarify"
+    assert [o["value"] for o in first["options"]][:2] == ["1", "2"]
+    assert first["options"][-1]["value"] == "__other__"
+    second = turn(graph, ctx, "t2", "[picked]", picked_option="2")
+    assert second["route"] == "answer"
+    assert second["citations"][0]["title"] == "Update billing details"
+    assert second["clarify_turns"] == 0
+
+
+def test_typed_follow_up_is_searched_together_with_the_pending_question() -> None:
+    retriever = TableRetriever(RETRIEVER)
+    graph, ctx = build_graph(InMemorySaver()), deps(retriever)
+    assert turn(graph, ctx, "t3", "problem with my account")["route"] == "clarify"
+    out = turn(graph, ctx, "t3", "I forgot my password")
+    assert retriever.queries[-1] == "problem with my account I forgot my password"
+    assert out["route"] == "answer"
+
+
+def test_clarify_limit_escalates_with_the_transcript() -> None:
+    graph, ctx = build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER))
+    assert turn(graph, ctx, "t4", "card")["route"] == "clarify"
+    assert turn(graph, ctx, "t4", "card again")["route"] == "clarify"
+    out = turn(graph, ctx, "t4", "card still")
+    assert out["route"] == "escalate"
+    assert out["reasons"][0] == "clarify_limit_reached"
+    record = out["escalation"]
+    assert [t["role"] for t in record["transcript"]].count("member") == 3
+    assert record["articles"][0]["title"] == "Update billing details"
+    assert "person" in out["reply"]
+
+
+def test_out_of_scope_and_handoff_types_escalate_to_their_team() -> None:
+    graph, ctx = build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER))
+    oos = turn(graph, ctx, "t5", "which stock should I buy")
+    assert oos["route"] == "escalate" and oos["reasons"][0] == "out_of_scope"
+    handoff = turn(graph, ctx, "t6", "please delete my account")
+    assert handoff["escalation"]["team"] == "trust"
+    assert handoff["reasons"][0] == "needs_person:account_deletion"
+
+
+class Ungrounded:
+    def answer(self, question, hits, persona, mood="neutral") -> AnswerDraft:
+        return AnswerDraft(text="I think maybe…", grounded=False)
+
+
+class Exploding:
+    def answer(self, question, hits, persona, mood="neutral") -> AnswerDraft:
+        raise TimeoutError("provider timed out")
+
+
+def test_ungrounded_or_failing_answerer_escalates_instead_of_guessing() -> None:
+    for answerer, reason in (
+        (Ungrounded(), "answer_not_grounded"),
+        (Exploding(), "answerer_error:TimeoutError"),
+    ):
+        out = turn(
+            build_graph(InMemorySaver()),
+            deps(TableRetriever(RETRIEVER), answerer=answerer),
+            "t7",
+            "reset password",
+        )
+        assert out["route"] == "escalate"
+        assert reason in out["reasons"]
+
+
+def test_conversation_survives_a_restart(tmp_path) -> None:
+    path = tmp_path / "cp.sqlite"
+    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    ctx = deps(TableRetriever(RETRIEVER))
+    assert turn(build_graph(saver), ctx, "t8", "problem with my account")["route"] == "clarify"
+    saver.conn.close()
+    reopened = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    out = turn(build_graph(reopened), ctx, "t8", "[picked]", picked_option="1")
+    assert out["route"] == "answer"
+    assert out["citations"][0]["title"] == "Reset your password"
+    assert len(out["transcript"]) == 4
+
+
+def test_empty_message_gets_a_prompt_not_silence() -> None:
+    out = turn(build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER)), "t9", " \u200b\x00 ")
+    assert out["route"] == "clarify"
+    assert out["reply"].startswith("I didn't catch a question")
+    assert not out.get("clarify_turns")

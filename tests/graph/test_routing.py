@@ -1,0 +1,154 @@
+"""Every routing rule as a table: state in, route and reason out."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.routing import decide, too_close_to_call
+from graph.state import DEFAULT_THRESHOLDS
+
+
+def hit(article_id: int, score: float) -> dict:
+    return {"article_id": article_id, "title": f"A{article_id}", "url": "", "score": score}
+
+
+BASE = {"thresholds": dict(DEFAULT_THRESHOLDS)}
+CASES = [
+    # (name, state, route, first reason)
+    ("empty", {"guard_flags": ["empty"]}, "clarify", "empty_message"),
+    (
+        "button: talk to a person",
+        {"force_escalate": "member_requested_human", "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "escalate",
+        "member_requested_human",
+    ),
+    (
+        "trigger beats a perfect match",
+        {"signals": {"triggers": ["legal"]}, "hits": [hit(1, 0.99)], "confidence": 0.99},
+        "escalate",
+        "legal",
+    ),
+    (
+        "human requested",
+        {"signals": {"triggers": ["human_requested"]}, "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "escalate",
+        "human_requested",
+    ),
+    (
+        "vip",
+        {"signals": {"triggers": ["vip"]}, "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "escalate",
+        "vip",
+    ),
+    (
+        "out of scope topic",
+        {
+            "classification": {"out_of_scope_topic": True, "confidence": 0.8},
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "escalate",
+        "out_of_scope",
+    ),
+    (
+        "weak out of scope guess is ignored",
+        {
+            "classification": {"out_of_scope_topic": True, "confidence": 0.3},
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "answer",
+        "confident_match",
+    ),
+    (
+        "handoff issue type",
+        {
+            "classification": {
+                "handoff": True,
+                "issue_type": "account_deletion",
+                "confidence": 0.9,
+            },
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "escalate",
+        "needs_person:account_deletion",
+    ),
+    (
+        "repeat contact",
+        {
+            "classification": {"repeat_contact": True, "confidence": 0.9},
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "escalate",
+        "repeat_contact",
+    ),
+    (
+        "picked option",
+        {"picked_option": "1", "hits": [hit(1, 0.5)], "confidence": 0.5},
+        "answer",
+        "member_picked_option",
+    ),
+    ("no hits", {"hits": [], "confidence": 0.0}, "escalate", "no_knowledge_match"),
+    ("below clarify", {"hits": [hit(1, 0.30)], "confidence": 0.30}, "escalate", "low_confidence"),
+    (
+        "confident",
+        {"hits": [hit(1, 0.80), hit(2, 0.50)], "confidence": 0.80},
+        "answer",
+        "confident_match",
+    ),
+    (
+        "same article twice is not ambiguous",
+        {"hits": [hit(1, 0.80), hit(1, 0.79)], "confidence": 0.80},
+        "answer",
+        "confident_match",
+    ),
+    (
+        "between thresholds",
+        {"hits": [hit(1, 0.55)], "confidence": 0.55},
+        "clarify",
+        "medium_confidence",
+    ),
+    (
+        "too close to call",
+        {"hits": [hit(1, 0.80), hit(2, 0.795)], "confidence": 0.80},
+        "clarify",
+        "ambiguous_candidates",
+    ),
+    (
+        "clarify limit",
+        {"hits": [hit(1, 0.55)], "confidence": 0.55, "clarify_turns": 2},
+        "escalate",
+        "clarify_limit_reached",
+    ),
+    (
+        "clarify limit does not block a confident answer",
+        {"hits": [hit(1, 0.9)], "confidence": 0.9, "clarify_turns": 5},
+        "answer",
+        "confident_match",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "state", "route", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_routing_rule(name: str, state: dict, route: str, reason: str) -> None:
+    decided, reasons = decide({**BASE, **state})
+    assert decided == route
+    assert reasons[0] == reason
+
+
+def test_thresholds_come_from_state() -> None:
+    state = {"hits": [hit(1, 0.70)], "confidence": 0.70}
+    assert decide({**state, "thresholds": {**DEFAULT_THRESHOLDS, "answer": 0.6}})[0] == "answer"
+    assert decide({**state, "thresholds": {**DEFAULT_THRESHOLDS, "answer": 0.8}})[0] == "clarify"
+    assert (
+        decide({**state, "thresholds": {**DEFAULT_THRESHOLDS, "answer": 0.9, "clarify": 0.75}})[0]
+        == "escalate"
+    )
+
+
+def test_too_close_needs_a_worthy_runner_up() -> None:
+    th = dict(DEFAULT_THRESHOLDS)
+    assert not too_close_to_call([hit(1, 0.5), hit(2, 0.2)], th)
+    assert too_close_to_call([hit(1, 0.70), hit(2, 0.69)], th)
