@@ -36,7 +36,9 @@ def run_command(app: Any, caller: Caller, text: str) -> CommandResult:
     return _guarded(app, caller, text, None)
 
 
-def run_command_form(app: Any, caller: Caller, command: str, values: dict[str, str]) -> CommandResult:
+def run_command_form(
+    app: Any, caller: Caller, command: str, values: dict[str, str]
+) -> CommandResult:
     """Run the command behind a submitted modal (ModalSpec.command) with its field values."""
     return _guarded(app, caller, command, dict(values or {}))
 
@@ -71,7 +73,9 @@ def _run(app: Any, caller: Caller, text: str, values: dict[str, str] | None) -> 
     if not allowed(role, command.role):
         return _refuse(app, caller, role, command, text)
     if args and args[-1].lower() in {"--help", "-h"}:
-        return CommandResult(ok=True, title=command.name, text=_describe(command), usage=command.usage)
+        return CommandResult(
+            ok=True, title=command.name, text=_describe(command), usage=command.usage
+        )
     ctx = Context(app, caller, role, command, text)
     try:
         if values is not None:

@@ -29,7 +29,9 @@ FAMILIES = {
 )
 def help_command(ctx: Context, args: list[str]) -> CommandResult:
     """List commands the caller's role allows, optionally one family."""
+    order = list(FAMILIES)
     mine = [c for c in REGISTRY.commands if allowed(ctx.role, c.role)]
+    mine.sort(key=lambda c: order.index(c.family) if c.family in order else len(order))
     if args:
         wanted = args[0].lower()
         mine = [c for c in mine if c.family == wanted]

@@ -37,10 +37,14 @@ def _article_modal(command: str, title: str, art: Any | None = None) -> ModalSpe
         title=title,
         fields=[
             ModalField("title", "Title", default=art.title if art else ""),
-            ModalField("body", "Answer (Markdown)", multiline=True, default=art.body if art else ""),
+            ModalField(
+                "body", "Answer (Markdown)", multiline=True, default=art.body if art else ""
+            ),
             ModalField("url", "Source URL", required=False, default=art.url if art else ""),
             ModalField("topic", "Topic", required=False, default=art.topic if art else "general"),
-            ModalField("tags", "Tags (comma-separated)", required=False, default=art.tags if art else ""),
+            ModalField(
+                "tags", "Tags (comma-separated)", required=False, default=art.tags if art else ""
+            ),
         ],
     )
 
@@ -107,13 +111,13 @@ def kb_edit(ctx: Context, args: list[str]) -> CommandResult:
     positional, flags = parse_flags(args, valued=FIELD_FLAGS)
     article_id = _id(positional)
     if len(positional) > 1:
-        raise UsageError("Give changes as options, e.g. --body \"...\" (quote multi-word values).")
+        raise UsageError('Give changes as options, e.g. --body "..." (quote multi-word values).')
     art = ctx.app.kb.get(article_id)
     if not flags:
         return CommandResult(
             ok=True,
             title=f"Edit article #{article_id}",
-            text=f"Edit in the form, or inline: `/deskhand kb edit {article_id} --body \"...\"`.",
+            text=f'Edit in the form, or inline: `/deskhand kb edit {article_id} --body "..."`.',
             modal=_article_modal(f"kb edit {article_id}", f"Edit article #{article_id}", art),
         )
     return _edit(ctx, article_id, flags)
@@ -132,13 +136,17 @@ def _edit(ctx: Context, article_id: int, values: dict[str, Any]) -> CommandResul
     if after.version == before.version:
         return ctx.ok("No change", f"Article #{article_id} already says that; nothing changed.")
     changed = [k for k in sorted(changes) if getattr(before, k) != getattr(after, k)]
-    audit_id = ctx.audit("kb edit", f"article:{article_id}", article_view(before), article_view(after))
+    audit_id = ctx.audit(
+        "kb edit", f"article:{article_id}", article_view(before), article_view(after)
+    )
     return ctx.ok(
         "Article updated",
         f"Article **#{article_id}** is now version {after.version} (changed: "
         f"{', '.join(changed)}). Undo: `/deskhand audit undo {audit_id}` or "
         f"`/deskhand kb revert {article_id} {before.version}`.",
-        fields=[(k, f"{clip(getattr(before, k), 60)} → {clip(getattr(after, k), 60)}") for k in changed],
+        fields=[
+            (k, f"{clip(getattr(before, k), 60)} → {clip(getattr(after, k), 60)}") for k in changed
+        ],
     )
 
 
@@ -220,7 +228,14 @@ def kb_search(ctx: Context, args: list[str]) -> CommandResult:
     if not hits:
         return ctx.ok("No matches", f"Nothing in the knowledge base matches “{clip(text, 80)}”.")
     rows = [
-        [str(i), str(h.article_id), clip(h.title, 50), f"{h.score:.3f}", f"{h.vector_score:.3f}", f"{h.text_score:.3f}"]
+        [
+            str(i),
+            str(h.article_id),
+            clip(h.title, 50),
+            f"{h.score:.3f}",
+            f"{h.vector_score:.3f}",
+            f"{h.text_score:.3f}",
+        ]
         for i, h in enumerate(hits, 1)
     ]
     return ctx.ok(
@@ -243,7 +258,13 @@ def kb_history(ctx: Context, args: list[str]) -> CommandResult:
     article_id = _id(args)
     versions = ctx.app.kb.history(article_id)
     rows = [
-        [str(v.version), v.action, clip(v.title, 50), v.edited_by or "—", v.created_at.strftime("%Y-%m-%d %H:%M")]
+        [
+            str(v.version),
+            v.action,
+            clip(v.title, 50),
+            v.edited_by or "—",
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        ]
         for v in versions
     ]
     return ctx.ok(
@@ -266,7 +287,9 @@ def kb_revert(ctx: Context, args: list[str]) -> CommandResult:
     article_id, version = _id(args), parse_int(args[1], "VERSION", 1, 10**6)
     before = ctx.app.kb.get(article_id)
     after = ctx.app.kb.revert(article_id, version, actor=ctx.actor)
-    audit_id = ctx.audit("kb revert", f"article:{article_id}", article_view(before), article_view(after))
+    audit_id = ctx.audit(
+        "kb revert", f"article:{article_id}", article_view(before), article_view(after)
+    )
     return ctx.ok(
         "Article reverted",
         f"Article #{article_id} now has the text of version {version} (as version "
@@ -288,7 +311,7 @@ def kb_import(ctx: Context, args: list[str]) -> CommandResult:
         raise UsageError("Give exactly one URL.")
     url = args[0].strip("<>").split("|", 1)[0]  # Slack wraps links as <https://x|x>
     before = {a.id: a.version for a in ctx.app.kb.list()}
-    report = import_url(ctx.app.kb, url)
+    import_url(ctx.app.kb, url)
     after = {a.id: a for a in ctx.app.kb.list()}
     added = [i for i in after if i not in before]
     updated = [i for i in after if i in before and after[i].version != before[i]]
@@ -303,7 +326,7 @@ def kb_import(ctx: Context, args: list[str]) -> CommandResult:
     names = ", ".join(f"#{i} {clip(after[i].title, 40)}" for i in added + updated)
     return ctx.ok(
         "Imported",
-        f"{report.added} added, {report.updated} updated from {url}: {names}. "
+        f"{len(added)} added, {len(updated)} updated from {url}: {names}. "
         f"Undo: `/deskhand audit undo {audit_id}`.",
     )
 
@@ -324,7 +347,13 @@ def kb_candidates(ctx: Context, args: list[str]) -> CommandResult:
     if not cands:
         return ctx.ok("No candidates", "Nothing waiting for review.")
     rows = [
-        [str(c.id), str(c.ticket_id or "—"), clip(c.question, 50), clip(c.answer, 60), c.staff_id or "—"]
+        [
+            str(c.id),
+            str(c.ticket_id or "—"),
+            clip(c.question, 50),
+            clip(c.answer, 60),
+            c.staff_id or "—",
+        ]
         for c in cands[:MAX_ROWS]
     ]
     return ctx.ok(

@@ -45,13 +45,18 @@ class Context:
     def set_setting(self, key: str, value: Any) -> tuple[Any, int]:
         """Change a runtime setting through SettingsStore (which audits it); (before, audit id)."""
         before = self.app.settings.set(key, value, actor=self.actor, platform=self.caller.platform)
+        return before, self.last_audit(f"set {key}")
+
+    def last_audit(self, action_prefix: str) -> int:
+        """Id of this caller's latest audit entry whose action starts with `action_prefix`."""
         with Session(self.app.engine) as session:
             stmt = (
                 select(AuditEntry.id)
-                .where(AuditEntry.action == f"set {key}", AuditEntry.actor == self.actor)
+                .where(col(AuditEntry.action).startswith(action_prefix))
+                .where(AuditEntry.actor == self.actor)
                 .order_by(col(AuditEntry.id).desc())
             )
-            return before, session.exec(stmt).first() or 0
+            return session.exec(stmt).first() or 0
 
     def ok(self, title: str, text: str, **kw: Any) -> CommandResult:
         """A successful result."""

@@ -19,8 +19,13 @@ from knowledge.models import utcnow
 # other reason (hard triggers, out of scope, handoff types, button presses, empty, no match,
 # ungrounded answers) keeps its recorded route whatever the thresholds are.
 THRESHOLD_REASONS = frozenset(
-    {"confident_match", "medium_confidence", "ambiguous_candidates", "low_confidence",
-     "clarify_limit_reached"}
+    {
+        "confident_match",
+        "medium_confidence",
+        "ambiguous_candidates",
+        "low_confidence",
+        "clarify_limit_reached",
+    }
 )
 STICKY_REASONS = ("answer_not_grounded", "answerer_error")
 ROUTES = ("answer", "clarify", "escalate")

@@ -30,6 +30,7 @@ class StaffRelay:
     member_channel_id: str
     member_thread_id: str
     staff_name: str
+    claimed: bool = False  # this message auto-claimed an open ticket
 
 
 def is_internal_note(text: str) -> bool:
@@ -141,6 +142,7 @@ class EscalationDesk:
         """Record a staff message; public ones are relayed to the member (and claim if unclaimed)."""
         ticket = self.get(ticket_id)
         internal = is_internal_note(text)
+        claimed = False
         with Session(self.engine) as session:
             ticket = session.get(Ticket, ticket_id)
             assert ticket is not None
@@ -156,6 +158,7 @@ class EscalationDesk:
             if not internal:
                 ticket.first_staff_reply_at = ticket.first_staff_reply_at or utcnow()
                 if ticket.status == "open":
+                    claimed = True
                     ticket.status, ticket.claimed_by, ticket.claimed_at = (
                         "claimed",
                         staff_id,
@@ -172,6 +175,7 @@ class EscalationDesk:
             member_channel_id=ticket.member_channel_id,
             member_thread_id=ticket.member_thread_id,
             staff_name=staff_name,
+            claimed=claimed,
         )
 
     def resolve(self, ticket_id: int, staff_id: str) -> Ticket:

@@ -48,7 +48,7 @@ class Message(SQLModel, table=True):
     author_id: str = ""
     author_name: str = ""
     text: str
-    platform_message_id: str = ""
+    platform_message_id: str = Field(default="", index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

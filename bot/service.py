@@ -120,6 +120,24 @@ class SupportService:
             )
         return Reply(route="notice", text=f"Unknown action {action!r}.", conversation_id=conv.id)
 
+    def already_recorded(self, platform: str, platform_message_id: str) -> bool:
+        """True when this platform message was handled before (retries, gateway replays)."""
+        if not platform_message_id:
+            return False
+        with Session(self.engine) as session:
+            stmt = (
+                select(Message.id)
+                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                .where(Message.platform_message_id == platform_message_id)
+                .where(Conversation.platform == platform)
+            )
+            return session.exec(stmt).first() is not None
+
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        """A conversation by id (button payloads carry ids; keys can be too long)."""
+        with Session(self.engine) as session:
+            return session.get(Conversation, conversation_id)
+
     # ---- internals -----------------------------------------------------------------------------
     def _run(
         self, conv: Conversation, msg: IncomingMessage, turn: dict[str, Any], started: float

@@ -31,6 +31,8 @@ from graph.interfaces import Classification, Embedder
 OUT_OF_SCOPE = "out_of_scope"
 FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = 0.5
+MIN_OOS_TO_TUNE = 20
+MIN_THRESHOLD = 0.3  # below a 30 % chance of being right we never answer, tuned or not
 _EPS = 1e-6
 
 
@@ -211,11 +213,12 @@ class EmbeddingClassifier:
         if self._fixed_threshold is not None:
             self.oos_threshold = self._fixed_threshold
             return
-        if conf is None or outcome is None or not outcome[1].any() or outcome[1].all():
-            self.oos_threshold = DEFAULT_THRESHOLD
+        if conf is None or outcome is None or outcome[1].sum() < MIN_OOS_TO_TUNE:
+            self.oos_threshold = DEFAULT_THRESHOLD  # a handful of OOS examples says little
             return
         correct, is_oos = outcome
-        self.oos_threshold = pick_threshold(conf, correct, is_oos, self.oos_recall_target)
+        picked = pick_threshold(conf, correct, is_oos, self.oos_recall_target)
+        self.oos_threshold = max(picked, MIN_THRESHOLD)  # OOS examples never cover everything
 
     # ---------------------------------------------------------------------------- inference
     def classify(self, text: str, vector: np.ndarray | None = None) -> Classification:
@@ -259,9 +262,8 @@ class EmbeddingClassifier:
         if self.text_weight:
             proba += self.text_weight * self._text_model.proba(self._tfidf.transform(texts))
         nearest = self._nearest_cosine(vectors)
-        scores = np.where(self._in_scope_mask, proba * np.clip(nearest, 0.0, 1.0), 0.0)
-        in_scope = np.where(self._in_scope_mask, proba, -1.0)
-        top = in_scope.argmax(axis=1)
+        scores = np.where(self._in_scope_mask, proba * np.clip(nearest, 0.0, 1.0), -1.0)
+        top = scores.argmax(axis=1)  # out-of-scope columns score -1: the best in-scope label
         oos_wins = ~self._in_scope_mask[proba.argmax(axis=1)]
         return _Raw(scores, top, scores[np.arange(len(top)), top], oos_wins)
 
@@ -339,7 +341,10 @@ class EmbeddingClassifier:
             self._embed_model = _Linear(data["embed_w"], data["embed_b"])
             self._text_model = _Linear(data["text_w"], data["text_b"])
             self._tfidf = TfidfVectorizer(
-                ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, vocabulary=meta["vocabulary"]
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                dtype=np.float32,
+                vocabulary=meta["vocabulary"],
             )
             self._tfidf.idf_ = data["idf"]
             self._train_vectors = data["train_vectors"]

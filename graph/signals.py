@@ -10,6 +10,8 @@ _I = re.IGNORECASE
 HUMAN_REQUEST = re.compile(
     r"\b(talk|speak|chat|connect me|put me through)\b.{0,25}\b(human|person|agent|someone|somebody|"
     r"representative|staff|support team|real person|manager)\b|\b(real|actual|live) (person|human|agent)\b"
+    r"|\b(get|give|find) me (a |an )?(human|person|agent|representative|real person)\b"
+    r"|\b(need|want) (a |an )?(human|agent|representative|real person|live agent)\b"
     r"|\bhuman please\b|\bescalate (this|it|me)\b|\bnot a bot\b",
     _I,
 )

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from knowledge.errors import KnowledgeError
+from knowledge.models import Article
 from knowledge.store import ArticleDraft, KnowledgeBase
 
 MARKDOWN = {".md", ".markdown"}
@@ -38,6 +39,14 @@ class ImportReport:
     def ok(self) -> bool:
         """True when every file was imported."""
         return not self.errors
+
+    def summary(self) -> str:
+        """One line for humans."""
+        text = (
+            f"{self.files} file(s): {self.added} added, {self.updated} updated, "
+            f"{self.skipped} unchanged"
+        )
+        return text + (f", {len(self.errors)} file(s) rejected" if self.errors else "")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for `--json` output."""
@@ -286,9 +295,7 @@ def write_drafts(kb: KnowledgeBase, drafts: list[ArticleDraft], report: ImportRe
 
 def _files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
-        )
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
     if path.is_file():
         return [path]
     raise KnowledgeError(f"{path}: no such file or directory")
@@ -324,7 +331,9 @@ def fetch_url(url: str, timeout: float = 10.0, max_bytes: int = 5_000_000) -> tu
     """GET a page: (body, content type); KnowledgeError with a plain reason on any failure."""
     if not re.match(r"^https?://", url, re.IGNORECASE):
         raise KnowledgeError(f"not an http(s) URL: {url!r}")
-    request = urllib.request.Request(url, headers={"User-Agent": "Deskhand/0.1 (+knowledge import)"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "Deskhand/0.1 (+knowledge import)"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s) only
             data = resp.read(max_bytes + 1)
@@ -344,8 +353,8 @@ def fetch_url(url: str, timeout: float = 10.0, max_bytes: int = 5_000_000) -> tu
     return data, ctype
 
 
-def import_url(kb: KnowledgeBase, url: str, timeout: float = 10.0) -> ImportReport:
-    """Fetch one page (HTML, Markdown or plain text) and add or update it as an article."""
+def import_url(kb: KnowledgeBase, url: str, timeout: float = 10.0) -> Article:
+    """Fetch one page (HTML, Markdown or plain text), add or update it, and return the article."""
     data, ctype = fetch_url(url, timeout)
     stem = url.rstrip("/").rsplit("/", 1)[-1] or url
     try:
@@ -359,7 +368,7 @@ def import_url(kb: KnowledgeBase, url: str, timeout: float = 10.0) -> ImportRepo
             ]
     except ParseError as exc:
         raise KnowledgeError(f"{url}:{exc.line}: {exc.message}") from None
-    report = ImportReport()
-    write_drafts(kb, drafts, report)
-    report.files = 1
-    return report
+    write_drafts(kb, drafts, ImportReport())
+    article = kb.find(url, drafts[0].external_id)
+    assert article is not None
+    return article

@@ -1,4 +1,9 @@
-"""Hybrid retrieval: cosine similarity with a BM25 boost, one hit per article, absolute 0..1 scores."""
+"""Hybrid retrieval: cosine similarity with a BM25 boost, one hit per article, absolute 0..1 scores.
+
+score = v + b * (1 - v), where v = 0.2 * cos(title chunk) + 0.8 * max cos(body chunks) and
+b = 0.7 * s(bm25 title) + 0.1 * s(bm25 body), s(x) = x / (x + 6). Weighted fusion beat RRF by
+~0.03 MRR on CovidFAQ and, unlike RRF, keeps the score an absolute confidence for routing.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,11 @@ MAX_QUERY_CHARS = 2_000
 
 @dataclass(frozen=True)
 class Weights:
-    """Fusion weights, tuned on CovidFAQ (see knowledge/README or the eval script)."""
+    """Fusion weights, tuned on CovidFAQ with knowledge.evaluation (a flat optimum around these)."""
 
     title_vec: float = 0.2  # share of the title-only chunk's cosine in the vector score
-    title_text: float = 0.3  # BM25 boost from matching the title
-    body_text: float = 0.1  # BM25 boost from matching a body passage
+    title_text: float = 0.7  # lexical boost from matching the title
+    body_text: float = 0.1  # lexical boost from matching a body passage
     bm25_half: float = 6.0  # BM25 value that earns half of a boost (saturation bm25/(bm25+h))
     pool: int = 64  # chunks fetched from each search before aggregation
 
@@ -97,12 +102,14 @@ class HybridRetriever:
     def _scores(self, agg: _Agg) -> tuple[float, float, float]:
         """(score, vector score, text score) of one article's evidence."""
         w = self.weights
-        vec_score = w.title_vec * (agg.title_cos or 0.0) + (1 - w.title_vec) * (agg.body_cos or 0.0)
+        cos = w.title_vec * (agg.title_cos or 0.0) + (1 - w.title_vec) * (agg.body_cos or 0.0)
+        vec_score = min(1.0, max(0.0, cos))
         sat_title = agg.title_bm25 / (agg.title_bm25 + w.bm25_half)
         sat_body = agg.body_bm25 / (agg.body_bm25 + w.bm25_half)
-        boost = w.title_text * sat_title + w.body_text * sat_body
-        score = float(np.clip(vec_score + boost, 0.0, 1.0))
-        return score, float(np.clip(vec_score, 0.0, 1.0)), float(max(sat_title, sat_body))
+        boost = min(1.0, w.title_text * sat_title + w.body_text * sat_body)
+        # Lexical evidence closes part of the gap left by the cosine: bounded, never saturates early.
+        score = vec_score + boost * (1.0 - vec_score)
+        return score, vec_score, max(sat_title, sat_body)
 
     def _hit(self, article_id: int, agg: _Agg, scores: tuple[float, float, float]) -> Hit:
         """Turn one article's evidence into a Hit."""

@@ -123,7 +123,9 @@ class KnowledgeBase:
         )
         return self.add_articles([draft], actor=actor)[0]
 
-    def add_articles(self, drafts: Sequence[ArticleDraft], actor: str = "") -> builtins.list[Article]:
+    def add_articles(
+        self, drafts: Sequence[ArticleDraft], actor: str = ""
+    ) -> builtins.list[Article]:
         """Create many articles in one transaction with one batch-embedded index write."""
         fields = [self._validated(d.__dict__) for d in drafts]
         with session_scope(self.engine) as s:
@@ -179,11 +181,7 @@ class KnowledgeBase:
     def revert(self, article_id: int, version: int, actor: str = "") -> Article:
         """Restore the text of an earlier version as a new version."""
         snap = next(
-            (
-                v
-                for v in self.history(article_id)
-                if v.version == version and v.action != "remove"
-            ),
+            (v for v in self.history(article_id) if v.version == version and v.action != "remove"),
             None,
         )
         if snap is None:

@@ -105,13 +105,18 @@ def thread_name(text: str, fallback: str = "Question") -> str:
     return clip(first or fallback, THREAD_NAME_LIMIT - 1) or fallback
 
 
+def link_text(text: str) -> str:
+    """Brackets would break Markdown link syntax; show them as parentheses."""
+    return text.replace("[", "(").replace("]", ")")
+
+
 def citation_embed(reply: Reply) -> discord.Embed | None:
     """Sources as an embed of links, so answers stay short and verifiable."""
     if not reply.citations:
         return None
     lines = []
     for n, cite in enumerate(reply.citations[:10], 1):
-        title = clip(cite.title or cite.url or "Article", 120).replace("]", ")")
+        title = link_text(clip(cite.title or cite.url or "Article", 120))
         lines.append(f"{n}. [{title}]({cite.url})" if cite.url else f"{n}. {title}")
     embed = discord.Embed(
         title="Sources", description="\n".join(lines)[:EMBED_DESCRIPTION_LIMIT], colour=BRAND
@@ -177,7 +182,7 @@ def context_embed(view: dict[str, Any]) -> discord.Embed:
     if articles:
         lines = []
         for art in articles[:5]:
-            title = clip(art.get("title") or "article", 80).replace("]", ")")
+            title = link_text(clip(art.get("title") or "article", 80))
             score = float(art.get("score") or 0)
             link = f"[{title}]({art['url']})" if art.get("url") else title
             lines.append(f"{link} · {score:.2f}")

@@ -149,7 +149,9 @@ def staff_view(ticket_id: int, status: str = "open") -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for action, _, _ in STAFF_BUTTONS:
-        view.add_item(StaffAction(action, ticket_id, disabled=action == "claim" and status == "claimed"))
+        view.add_item(
+            StaffAction(action, ticket_id, disabled=action == "claim" and status == "claimed")
+        )
     return view
 
 

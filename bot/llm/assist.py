@@ -68,13 +68,14 @@ def _draft(
     if llm is not None:
         transcript = json.loads(ticket.transcript or "[]")
         messages = assist_messages(question, transcript, hits, persona)
+        result = None
         try:
             result = llm.recorder.invoke(
                 llm.model, messages, "assist", conversation_id=ticket.conversation_id
             )
             checked = check_answer(result.text, hits)
         except Exception as exc:  # provider failure or malformed output: extractive draft
-            if isinstance(exc, MalformedOutput):
+            if isinstance(exc, MalformedOutput) and result is not None:
                 llm.recorder.mark(result.call_id, ok=False, error=describe(exc))
             note = describe(exc)
         else:

@@ -136,7 +136,9 @@ def render_escalation_card(view: dict[str, Any], permalink: str = "") -> tuple[s
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": truncate(f"Escalation #{ticket_id} · {view.get('issue_type') or 'general'}", 150),
+                "text": truncate(
+                    f"Escalation #{ticket_id} · {view.get('issue_type') or 'general'}", 150
+                ),
             },
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
@@ -183,7 +185,10 @@ def render_transcript(transcript: list[dict[str, Any]], limit: int = 11000) -> l
         who = f"{role} ({escape(author)})" if author else role
         lines.append(f"*{who}:* {escape(str(turn.get('text', '')))}")
     body = truncate("\n".join(lines) or "_No transcript._", limit)
-    return [f":scroll: *Transcript*\n{part}" if i == 0 else part for i, part in enumerate(chunks(body, 3900))]
+    return [
+        f":scroll: *Transcript*\n{part}" if i == 0 else part
+        for i, part in enumerate(chunks(body, 3900))
+    ]
 
 
 def render_member_relay(text: str, member_name: str) -> str:
@@ -220,7 +225,9 @@ def render_command_result(result: Any) -> tuple[str, Blocks]:
     """An admin CommandResult (title, text, fields, table) as Block Kit."""
     title = str(getattr(result, "title", "") or "Deskhand")
     icon = "" if getattr(result, "ok", True) else ":warning: "
-    blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": truncate(icon + title, 150)}}]
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(icon + title, 150)}}
+    ]
     text = str(getattr(result, "text", "") or "")
     blocks += [_section(part) for part in chunks(safe_mrkdwn(text))] if text else []
     fields = list(getattr(result, "fields", None) or [])
@@ -230,7 +237,10 @@ def render_command_result(result: Any) -> tuple[str, Blocks]:
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": truncate(f"*{escape(str(k))}*\n{safe_mrkdwn(str(v))}", 2000)}
+                    {
+                        "type": "mrkdwn",
+                        "text": truncate(f"*{escape(str(k))}*\n{safe_mrkdwn(str(v))}", 2000),
+                    }
                     for k, v in group
                 ],
             }

@@ -30,7 +30,8 @@ class WorkPool(ThreadPoolExecutor):
             try:
                 return fn(*args, **kwargs)
             except Exception:
-                log.exception("slack worker task %s failed", getattr(fn, "__name__", fn))
+                context = repr(args)[:600]
+                log.exception("slack task %s failed; args=%s", getattr(fn, "__name__", fn), context)
                 return None
             finally:
                 with self._cond:

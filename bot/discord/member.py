@@ -1,0 +1,291 @@
+"""The member side: which messages to answer, where (thread / forum post), and how replies look."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import discord
+from sqlmodel import Session, select
+
+from bot.config import Config
+from bot.contracts import IncomingMessage, Member, Reply
+from bot.discord import render, staff
+from bot.discord.delivery import PLATFORM, post_chunks
+from bot.models import Conversation, Message
+
+if TYPE_CHECKING:
+    from bot.discord.client import DeskhandBot
+
+log = logging.getLogger(__name__)
+ANSWERABLE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+@contextlib.asynccontextmanager
+async def typing(target: Any) -> AsyncIterator[None]:
+    """Show typing while the bot works; a failed typing call must never block the answer."""
+    try:
+        cm = target.typing()
+        await cm.__aenter__()
+    except (discord.HTTPException, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        await cm.__aexit__(None, None, None)
+
+
+def is_help_channel(bot: DeskhandBot, channel_id: int | str) -> bool:
+    """Help channels answer every message: from DISCORD_HELP_CHANNELS or `/deskhand channel`."""
+    if str(channel_id) in Config.split(bot.app.config.discord_help_channels):
+        return True
+    cfg = bot.app.settings.channel(PLATFORM, str(channel_id))
+    return bool(cfg.get("enabled")) or cfg.get("mode") == "all"
+
+
+def conversation(bot: DeskhandBot, key: str) -> Conversation | None:
+    """The stored conversation for a thread key, if the bot has one."""
+    with Session(bot.app.engine) as session:
+        return session.exec(select(Conversation).where(Conversation.key == key)).first()
+
+
+def conversation_by_id(bot: DeskhandBot, conversation_id: int) -> Conversation | None:
+    """The stored conversation behind a button."""
+    with Session(bot.app.engine) as session:
+        return session.get(Conversation, conversation_id)
+
+
+def already_handled(bot: DeskhandBot, message_id: int) -> bool:
+    """True when this Discord message was already recorded (a replay after RESUME/restart)."""
+    with Session(bot.app.engine) as session:
+        stmt = select(Message.id).where(Message.platform_message_id == str(message_id))
+        return session.exec(stmt).first() is not None
+
+
+def member_of(author: discord.abc.User) -> Member:
+    """The platform-neutral member for a Discord user (roles by name)."""
+    roles = tuple(r.name for r in getattr(author, "roles", []) if not r.is_default())
+    return Member(user_id=str(author.id), display_name=author.display_name, roles=roles)
+
+
+def mentions_bot(bot: DeskhandBot, message: discord.Message) -> bool:
+    """The bot was @-mentioned directly (not through @everyone or a role)."""
+    return bot.user is not None and bot.user.id in message.raw_mentions
+
+
+async def on_message(bot: DeskhandBot, message: discord.Message) -> None:
+    """Route one gateway message: staff thread, member thread / forum post, or a new question."""
+    if message.author.bot or message.webhook_id or message.guild is None:
+        return
+    if message.type not in ANSWERABLE_TYPES:
+        return
+    if not bot.first_sighting(message.id):
+        return
+    if await asyncio.to_thread(already_handled, bot, message.id):
+        return
+    channel: Any = message.channel
+    if isinstance(channel, discord.PartialMessageable):
+        try:
+            channel = await bot.fetch_channel(channel.id)
+        except discord.HTTPException:
+            log.warning("cannot resolve channel %s", message.channel.id)
+            return
+    if isinstance(channel, discord.Thread):
+        await _in_thread(bot, message, channel)
+    elif isinstance(channel, discord.TextChannel | discord.VoiceChannel):
+        await _in_channel(bot, message, channel)
+
+
+async def _in_channel(bot: DeskhandBot, message: discord.Message, channel: Any) -> None:
+    """A top-level message: answer when mentioned or in a help channel, in a new thread."""
+    mentioned = mentions_bot(bot, message)
+    if not mentioned and not await asyncio.to_thread(is_help_channel, bot, channel.id):
+        return
+    # A thread started from a message shares the message's id, so the key is known up front.
+    await converse(
+        bot,
+        message,
+        channel_id=channel.id,
+        thread_id=message.id,
+        thread=None,
+        mentioned=mentioned,
+        channel_name=channel.name,
+    )
+
+
+async def _in_thread(bot: DeskhandBot, message: discord.Message, thread: discord.Thread) -> None:
+    """A message in a thread: staff relay, a follow-up, or a new forum post / thread question."""
+    parent_id = thread.parent_id
+    ticket = await asyncio.to_thread(
+        bot.app.desk.find_by_staff_thread, PLATFORM, str(parent_id), str(thread.id)
+    )
+    if ticket is not None:
+        await staff.on_staff_message(bot, message, ticket)
+        return
+    mentioned = mentions_bot(bot, message)
+    key = f"{PLATFORM}:{parent_id}:{thread.id}"
+    conv = await asyncio.to_thread(conversation, bot, key)
+    if conv is not None:
+        if str(message.author.id) != conv.member_id and not mentioned:
+            return  # other people chatting in the member's thread are not questions to the bot
+    elif not mentioned and not await asyncio.to_thread(is_help_channel, bot, parent_id):
+        return
+    parent = thread.parent
+    await converse(
+        bot,
+        message,
+        channel_id=parent_id,
+        thread_id=thread.id,
+        thread=thread,
+        mentioned=mentioned,
+        channel_name=getattr(parent, "name", "") or thread.name,
+    )
+
+
+async def converse(
+    bot: DeskhandBot,
+    message: discord.Message,
+    *,
+    channel_id: int,
+    thread_id: int,
+    thread: Any,
+    mentioned: bool,
+    channel_name: str,
+) -> None:
+    """Run the support service for one message (typing meanwhile) and deliver its reply."""
+    bot_id = bot.user.id if bot.user else None
+    text = render.strip_mention(staff.attachment_text(message), bot_id)
+    if not text:
+        return
+    msg = IncomingMessage(
+        platform=PLATFORM,
+        channel_id=str(channel_id),
+        thread_id=str(thread_id),
+        message_id=str(message.id),
+        text=text,
+        member=member_of(message.author),
+        channel_name=channel_name,
+        permalink=message.jump_url,
+        mentioned=mentioned,
+        guild_id=str(message.guild.id) if message.guild else "",
+    )
+    async with typing(thread or message.channel):
+        reply = await asyncio.to_thread(bot.app.service.handle, msg)
+    await deliver_reply(
+        bot,
+        reply,
+        thread=thread,
+        source=message,
+        member_id=message.author.id,
+        member_name=message.author.display_name,
+    )
+
+
+async def open_thread(message: discord.Message, reply: Reply) -> Any:
+    """Open the member's thread from their message; fall back to the channel if not allowed."""
+    try:
+        return await message.create_thread(
+            name=render.thread_name(message.content), auto_archive_duration=1440
+        )
+    except discord.HTTPException as exc:
+        log.warning("could not open a thread on %s (%s); replying in channel", message.id, exc)
+        return message.channel
+
+
+async def deliver_reply(
+    bot: DeskhandBot,
+    reply: Reply,
+    *,
+    thread: Any,
+    source: discord.Message | None,
+    member_id: int,
+    member_name: str,
+) -> None:
+    """Show a reply to the member (or staff in shadow mode) and perform its side effects."""
+    if reply.route == "ignore":
+        return
+    if reply.route == "relay":
+        await staff.relay_member_to_staff(bot, reply, member_name)
+        return
+    if reply.shadow:
+        await staff.post_shadow(bot, reply, source)
+        return
+    if thread is None and source is not None:
+        thread = await open_thread(source, reply)
+    if thread is not None:
+        await send_reply(bot, thread.id, reply, member_id)
+    if reply.route == "escalate" and reply.ticket_id:
+        await staff.open_escalation(bot, reply.ticket_id)
+
+
+async def send_reply(bot: DeskhandBot, channel_id: int, reply: Reply, member_id: int) -> None:
+    """The reply text split cleanly, with the sources embed and buttons on the last part."""
+    embed = render.citation_embed(reply)
+    view_spec = None
+    if reply.buttons and reply.conversation_id is not None:
+        view_spec = {
+            "kind": "member",
+            "conversation_id": reply.conversation_id,
+            "buttons": [
+                {"action": b.action, "label": b.label, "value": b.value} for b in reply.buttons
+            ],
+        }
+    await post_chunks(
+        bot,
+        channel_id,
+        reply.text,
+        embeds=[embed] if embed else None,
+        view_spec=view_spec,
+        mention=member_id,
+        kind="reply",
+    )
+
+
+async def member_action(
+    bot: DeskhandBot,
+    interaction: discord.Interaction,
+    action: str,
+    conversation_id: int,
+    value: str,
+) -> None:
+    """A member pressed Helpful / Not helpful / Talk to a person / an option."""
+    await interaction.response.defer()
+    conv = await asyncio.to_thread(conversation_by_id, bot, conversation_id)
+    if conv is None:
+        await interaction.followup.send("That conversation has expired.", ephemeral=True)
+        return
+    if str(interaction.user.id) != conv.member_id and bot.role_of(interaction) == "member":
+        await interaction.followup.send(
+            "These buttons are for the person who asked. Ask your own question and I'll help!",
+            ephemeral=True,
+        )
+        return
+    try:
+        await interaction.edit_original_response(view=None)  # one answer per set of buttons
+    except discord.HTTPException:
+        log.info("could not clear buttons on %s", interaction.message)
+    thread = interaction.channel
+    async with typing(thread):
+        reply = await asyncio.to_thread(
+            bot.app.service.handle_action,
+            conv.key,
+            action,
+            value,
+            member_of(interaction.user),
+            PLATFORM,
+        )
+    if reply.route == "notice":
+        await interaction.followup.send(reply.text, ephemeral=True)
+        return
+    await deliver_reply(
+        bot,
+        reply,
+        thread=thread,
+        source=None,
+        member_id=int(conv.member_id),
+        member_name=conv.member_name,
+    )

@@ -1,0 +1,228 @@
+"""The staff side: escalation cards and threads, relay both ways, claim / resolve / hand back, rating."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.desk import DeskError, ticket_view
+from bot.discord import render, views
+from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
+
+if TYPE_CHECKING:
+    from bot.contracts import Reply
+    from bot.discord.client import DeskhandBot
+
+log = logging.getLogger(__name__)
+NOTE_REACTION = "🔒"
+
+
+def staff_channel_for(bot: DeskhandBot, view: dict[str, Any]) -> str:
+    """The routed staff channel of a ticket, or the configured default."""
+    return str(view.get("staff_channel_id") or bot.app.config.discord_escalation_channel or "")
+
+
+async def resolve_channel(bot: DeskhandBot, channel_id: int) -> Any:
+    """A channel from the cache, or fetched (after a restart threads may not be cached)."""
+    channel = bot.get_channel(channel_id)
+    if channel is None:
+        channel = await bot.fetch_channel(channel_id)
+    return channel
+
+
+async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool = False) -> bool:
+    """Post the context card as a thread (or forum post) in the staff channel and remember it."""
+    ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+    view = ticket_view(ticket)
+    if view.get("staff_thread_id"):
+        return True  # already delivered (a retry after a partial failure)
+    channel_id = staff_channel_for(bot, view)
+    if not channel_id:
+        log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
+        return False
+
+    async def deliver() -> None:
+        channel = await resolve_channel(bot, int(channel_id))
+        embed = render.context_embed(view)
+        buttons = views.staff_view(ticket_id)
+        member = view.get("member") or {}
+        name = render.thread_name(
+            f"#{ticket_id} {member.get('display_name') or 'member'}: {view.get('question') or ''}"
+        )
+        if isinstance(channel, discord.ForumChannel):
+            created = await channel.create_thread(
+                name=name, embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
+            )
+            thread = created.thread
+        else:
+            card = await channel.send(
+                embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
+            )
+            thread = await card.create_thread(name=name, auto_archive_duration=10080)
+        await asyncio.to_thread(
+            bot.app.desk.attach_staff_thread, ticket_id, str(channel.id), str(thread.id)
+        )
+        if render.transcript_needs_followup(view):
+            text = "**Transcript**\n" + render.transcript_text(view.get("transcript") or [])
+            for chunk in render.split_message(text):
+                await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
+
+    if raise_errors:
+        await deliver()
+        return True
+    return await guarded(bot, "escalation_card", {"ticket_id": ticket_id}, deliver)
+
+
+async def send_to_staff_thread(bot: DeskhandBot, ticket_id: int, text: str) -> None:
+    """Post into a ticket's staff thread; NotReady until the card has been delivered."""
+    ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+    if not ticket.staff_thread_id:
+        raise NotReady(f"ticket {ticket_id} has no staff thread yet")
+    channel = bot.get_partial_messageable(int(ticket.staff_thread_id))
+    for chunk in render.split_message(text):
+        await channel.send(chunk, allowed_mentions=render.NO_MENTIONS)
+
+
+async def relay_member_to_staff(bot: DeskhandBot, reply: Reply, author_name: str) -> None:
+    """A member wrote while a person has the ticket: forward it to the staff thread."""
+    if not reply.ticket_id:
+        return
+    text = render.member_relay_text(author_name, reply.relay_text)
+    payload = {"ticket_id": reply.ticket_id, "text": text}
+
+    await guarded(
+        bot,
+        "relay_to_staff",
+        payload,
+        lambda: send_to_staff_thread(bot, int(reply.ticket_id or 0), text),
+    )
+
+
+def attachment_text(message: discord.Message) -> str:
+    """Message text plus links to any attachments, so nothing is lost in a relay."""
+    urls = [a.url for a in message.attachments]
+    return "\n".join([message.content, *urls]).strip()
+
+
+async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: Any) -> None:
+    """Staff wrote in a ticket thread: relay to the member unless it is an internal note."""
+    text = attachment_text(message)
+    if not text:
+        return
+    relay = await asyncio.to_thread(
+        bot.app.desk.staff_message,
+        int(ticket.id),
+        str(message.author.id),
+        message.author.display_name,
+        text,
+    )
+    if relay.internal:
+        try:
+            await message.add_reaction(NOTE_REACTION)
+        except discord.HTTPException:
+            log.info("could not mark note %s", message.id)
+        return
+    member = ticket_view(ticket).get("member") or {}
+    await post_chunks(
+        bot,
+        relay.member_thread_id,
+        render.staff_relay_text(relay.staff_name, relay.text),
+        mention=member.get("user_id"),
+        kind="relay_to_member",
+    )
+
+
+async def post_shadow(bot: DeskhandBot, reply: Reply, source: discord.Message | None) -> None:
+    """Shadow mode: show staff what the bot would have said; the member sees nothing."""
+    channel_id = bot.app.config.discord_escalation_channel
+    if not channel_id:
+        log.info("shadow reply dropped: no DISCORD_ESCALATION_CHANNEL")
+        return
+    where = f" to {source.jump_url}" if source is not None else ""
+    text = f"**Shadow mode** — I would have replied ({reply.route}){where}:\n\n{reply.text}"
+    embed = render.citation_embed(reply)
+    await post_chunks(bot, channel_id, text, embeds=[embed] if embed else None, kind="post")
+
+
+def can_staff(bot: DeskhandBot, interaction: discord.Interaction) -> bool:
+    """Staff buttons: staff/admin roles when configured, otherwise whoever can see the channel."""
+    config = bot.app.config
+    if not (config.discord_admin_roles or config.discord_staff_roles):
+        return True
+    return bot.role_of(interaction) in ("staff", "admin")
+
+
+async def staff_action(
+    bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
+) -> None:
+    """Claim, resolve or hand back from the context card."""
+    if not can_staff(bot, interaction):
+        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+        return
+    await interaction.response.defer()
+    staff_id = str(interaction.user.id)
+    handler = {
+        "claim": bot.app.desk.claim,
+        "resolve": bot.app.desk.resolve,
+        "handback": bot.app.desk.hand_back,
+    }[action]
+    try:
+        ticket = await asyncio.to_thread(handler, ticket_id, staff_id)
+    except DeskError as exc:
+        await interaction.followup.send(str(exc), ephemeral=True)
+        return
+    view = ticket_view(ticket)
+    try:
+        await interaction.edit_original_response(
+            embed=render.context_embed(view), view=views.staff_view(ticket_id, view["status"])
+        )
+    except discord.HTTPException:
+        log.warning("could not update the card of ticket %s", ticket_id)
+    member = view.get("member") or {}
+    if action == "resolve":
+        await post_chunks(
+            bot,
+            view["member_thread_id"],
+            render.RATING_PROMPT,
+            view_spec={"kind": "rating", "ticket_id": ticket_id},
+            mention=member.get("user_id"),
+            kind="rating_prompt",
+        )
+    elif action == "handback":
+        await post_chunks(
+            bot,
+            view["member_thread_id"],
+            render.HANDED_BACK,
+            mention=member.get("user_id"),
+            kind="post",
+        )
+
+
+async def rate_action(
+    bot: DeskhandBot, interaction: discord.Interaction, ticket_id: int, rating: int
+) -> None:
+    """Record the member's 1-5 rating and replace the buttons with a thank-you."""
+    await interaction.response.defer()
+    try:
+        ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+        member = ticket_view(ticket).get("member") or {}
+        if member.get("user_id") and str(member["user_id"]) != str(interaction.user.id):
+            await interaction.followup.send(
+                "Only the person who asked can rate this.", ephemeral=True
+            )
+            return
+        await asyncio.to_thread(
+            bot.app.desk.record_rating, ticket_id, rating, str(interaction.user.id)
+        )
+    except DeskError as exc:
+        await interaction.followup.send(str(exc), ephemeral=True)
+        return
+    await interaction.edit_original_response(
+        content=f"Thanks — you rated this {rating}/5.", view=None
+    )
+
+
+__all__ = ["PLATFORM", "NotReady", "open_escalation", "staff_action", "rate_action"]

@@ -1,0 +1,1 @@
+"""Offline evaluation harnesses: measure the bot's parts on public data, never on users' data."""

@@ -1,0 +1,330 @@
+"""Slack events and buttons in, SupportService and EscalationDesk calls out, Block Kit back."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session, select
+
+from bot.contracts import IncomingMessage, Member, Reply
+from bot.desk import DeskError
+from bot.models import Conversation, Message
+from bot.slack.delivery import SlackDelivery, api_error
+from bot.slack.render import (
+    MEMBER_ACTIONS,
+    STAFF_ACTIONS,
+    parse_action_id,
+    parse_member_value,
+    render_rating_prompt,
+    render_reply,
+    render_shadow,
+    strip_actions,
+)
+from bot.slack.text import escape, mentions, to_plain
+from bot.slack.workers import KeyedLocks, TtlSet, WorkPool
+from knowledge.errors import KnowledgeError
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+ALLOWED_SUBTYPES = (None, "file_share", "thread_broadcast")
+WORKING_REACTION = "eyes"
+ACTION_NOTES = {
+    "helpful": ":thumbsup: Marked helpful by <@{user}>",
+    "not_helpful": ":thumbsdown: Marked not helpful by <@{user}>",
+    "human": ":bust_in_silhouette: <@{user}> asked for a person",
+    "option": ":point_right: <@{user}> picked *{label}*",
+}
+
+
+class SlackAdapter(SlackDelivery):
+    """Translates Slack payloads for the core; all slow work runs in `pool`, after the ack."""
+
+    def __init__(self, app: Any, client: WebClient, workers: int = 4) -> None:
+        super().__init__(app, client)
+        self.pool = WorkPool(workers, "deskhand-slack")
+        self.listener_pool = WorkPool(8, "deskhand-slack-ack")
+        self.locks = KeyedLocks()
+        self.seen = TtlSet()
+        self.bot_user_id = ""
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every acked event has been fully handled (tests, graceful shutdown)."""
+        ok = True
+        for _ in range(3):  # listeners submit work, work may submit nothing further
+            ok = self.listener_pool.wait_idle(timeout) and self.pool.wait_idle(timeout)
+            if not (self.listener_pool.pending or self.pool.pending):
+                break
+        return ok
+
+    # ---- channel policy --------------------------------------------------------------------
+    def help_channels(self) -> set[str]:
+        """Channels from SLACK_HELP_CHANNELS (runtime settings are read per message)."""
+        return set(self.app.config.split(self.app.config.slack_help_channels or ""))
+
+    def answers_everything(self, channel: str, channel_type: str = "") -> bool:
+        """True for DMs and help channels, where every message gets an answer."""
+        if channel_type == "im":
+            return True
+        if channel in self.help_channels():
+            return True
+        cfg = self.app.settings.channel(PLATFORM, channel)
+        return bool(cfg.get("enabled")) or cfg.get("mode") == "all"
+
+    def conversation(self, key: str) -> Conversation | None:
+        """The stored conversation for a thread key, if the bot is part of it."""
+        with Session(self.app.engine) as session:
+            return session.exec(select(Conversation).where(Conversation.key == key)).first()
+
+    def already_handled(self, channel: str, ts: str) -> bool:
+        """True when this Slack message was already recorded (survives restarts, unlike `seen`)."""
+        with Session(self.app.engine) as session:
+            stmt = (
+                select(Message.id)
+                .join(Conversation, Conversation.id == Message.conversation_id)  # type: ignore[arg-type]
+                .where(Message.platform_message_id == ts)
+                .where(Conversation.platform == PLATFORM, Conversation.channel_id == channel)
+            )
+            return session.exec(stmt).first() is not None
+
+    def is_staff(self, user_id: str) -> bool:
+        """Staff may work tickets; with no staff or admins configured, anyone in the staff channel."""
+        config = self.app.config
+        try:
+            from admin_commands import Caller, role_of
+
+            if role_of(self.app, Caller(PLATFORM, user_id)) in ("admin", "staff"):
+                return True
+        except ImportError:
+            ids = set(config.split(config.slack_admin_users)) | set(
+                config.split(config.slack_staff_users)
+            )
+            if user_id in ids:
+                return True
+        configured = config.slack_admin_users or config.slack_staff_users
+        stored = any(self.app.settings.get(k) for k in ("admin_users", "staff_users"))
+        return not (configured or stored)
+
+    # ---- events ------------------------------------------------------------------------------
+    def on_message_event(self, event: dict, body: dict, context: Any, mention: bool) -> None:
+        """Filter and dedupe an app_mention/message event, then queue the real work."""
+        self.bot_user_id = self.bot_user_id or (context.get("bot_user_id") or "")
+        if event.get("subtype") not in ALLOWED_SUBTYPES or "edited" in event:
+            return
+        user = event.get("user") or ""
+        if not user or event.get("bot_id") or user == self.bot_user_id:
+            return
+        channel, ts = event.get("channel") or "", event.get("ts") or ""
+        if not (channel and ts):
+            return
+        keys = [f"event:{body.get('event_id', '')}", f"msg:{channel}:{ts}"]
+        if event.get("client_msg_id"):
+            keys.append(f"cmid:{event['client_msg_id']}")
+        if not self.seen.claim(*keys):
+            log.debug("duplicate slack delivery of %s/%s ignored", channel, ts)
+            return
+        self.pool.submit(self.handle_message, event, mention)
+
+    def handle_message(self, event: dict, mention: bool = False) -> None:
+        """Route one member message: staff thread relay, or the support service."""
+        channel, ts, user = event["channel"], event["ts"], event["user"]
+        thread_ts = event.get("thread_ts") or ""
+        raw = event.get("text") or ""
+        if thread_ts and thread_ts != ts:
+            ticket = self.app.desk.find_by_staff_thread(PLATFORM, channel, thread_ts)
+            if ticket is not None:
+                self.handle_staff_message(ticket.id, event)
+                return
+        root = thread_ts or ts
+        key = f"{PLATFORM}:{channel}:{root}"
+        mentioned = mention or mentions(raw, self.bot_user_id)
+        in_thread = bool(thread_ts) and self.conversation(key) is not None
+        if not (
+            mentioned
+            or in_thread
+            or self.answers_everything(channel, event.get("channel_type", ""))
+        ):
+            return
+        with self.locks.get(key):
+            if self.already_handled(channel, ts):
+                return
+            self._answer(event, channel, ts, root, user, to_plain(raw, self.bot_user_id), mentioned)
+
+    def _answer(
+        self, event: dict, channel: str, ts: str, root: str, user: str, text: str, mentioned: bool
+    ) -> None:
+        shadow = bool(self.app.settings.channel(PLATFORM, channel).get("shadow"))
+        if not text and not event.get("files"):
+            if not shadow:
+                self.post_or_park(channel, "Hi! Ask me a question and I'll answer here.", root)
+            return
+        if not shadow:
+            self.react(channel, ts, WORKING_REACTION)
+        msg = IncomingMessage(
+            platform=PLATFORM,
+            channel_id=channel,
+            thread_id=root,
+            message_id=ts,
+            text=text,
+            member=Member(user, self.user_name(user)),
+            mentioned=mentioned,
+        )
+        try:
+            reply = self.app.service.handle(msg)
+            self.deliver(reply, msg)
+        finally:
+            if not shadow:
+                self.react(channel, ts, WORKING_REACTION, remove=True)
+
+    def deliver(self, reply: Reply, msg: IncomingMessage) -> None:
+        """Perform what a Reply asks for: answer in thread, escalate, relay, or show staff."""
+        if reply.route == "ignore":
+            return
+        if reply.route == "relay":
+            if reply.ticket_id:
+                self.relay_to_staff(reply.ticket_id, reply.relay_text, msg.member.display_name)
+            return
+        if reply.shadow:
+            channel = self.app.config.slack_escalation_channel
+            if channel:
+                text, blocks = render_shadow(reply, msg.channel_id, msg.member.display_name)
+                self.post_or_park(channel, text, blocks=blocks)
+            return
+        if reply.route == "escalate":
+            self.post_or_park(msg.channel_id, escape(reply.text), msg.thread_id)
+            if reply.ticket_id:
+                self.post_escalation_card(reply.ticket_id, msg.message_id)
+            return
+        text, blocks = render_reply(reply, msg.conversation_key)
+        self.post_or_park(msg.channel_id, text, msg.thread_id, blocks)
+
+    def handle_staff_message(self, ticket_id: int, event: dict) -> None:
+        """A reply in a card's thread: relay it to the member, unless it is an internal note."""
+        user, raw = event["user"], event.get("text") or ""
+        name = self.user_name(user)
+        relay = self.app.desk.staff_message(ticket_id, user, name, to_plain(raw))
+        if relay.internal:
+            self.react(event["channel"], event["ts"], "lock")
+            return
+        if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, raw, name):
+            self.react(event["channel"], event["ts"], "outbox_tray")
+        self.refresh_card(ticket_id)
+
+    # ---- buttons -----------------------------------------------------------------------------
+    def on_action(self, body: dict, action: dict) -> None:
+        """Dispatch a Deskhand button press (already acked) by its action name."""
+        name = parse_action_id(action.get("action_id", ""))
+        if name in MEMBER_ACTIONS:
+            self.member_action(body, action, name)
+        elif name in STAFF_ACTIONS:
+            self.staff_action(body, action, name)
+        elif name == "rate":
+            self.rate_action(body, action)
+        else:
+            log.debug("ignoring unknown deskhand action %s", action.get("action_id"))
+
+    @staticmethod
+    def _where(body: dict) -> tuple[str, str, str, str]:
+        user = (body.get("user") or {}).get("id", "")
+        message = body.get("message") or {}
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        ts = message.get("ts") or container.get("message_ts", "")
+        thread = message.get("thread_ts") or ts
+        return user, channel, ts, thread
+
+    def _mark_used(self, body: dict, channel: str, ts: str, note: str) -> None:
+        message = body.get("message") or {}
+        if not (channel and ts and message.get("blocks")):
+            return
+        try:
+            blocks = strip_actions(message["blocks"], note)
+            self.client.chat_update(
+                channel=channel, ts=ts, text=message.get("text") or note, blocks=blocks
+            )
+        except SlackApiError as err:
+            log.warning("could not update message %s/%s: %s", channel, ts, api_error(err))
+
+    def member_action(self, body: dict, action: dict, name: str) -> None:
+        """Helpful / Not helpful / Talk to a person / a clarifying option."""
+        user, channel, ts, _ = self._where(body)
+        key, value = parse_member_value(action.get("value", ""))
+        conv = self.conversation(key)
+        if conv is None:
+            self.ephemeral(channel, user, "That conversation has expired. Please ask again.")
+            return
+        if conv.member_id != user and not self.is_staff(user):
+            self.ephemeral(
+                channel, user, f"Only <@{conv.member_id}> can use these buttons.", conv.thread_id
+            )
+            return
+        label = ((action.get("text") or {}).get("text")) or value
+        with self.locks.get(key):
+            member = Member(user, self.user_name(user))
+            reply = self.app.service.handle_action(key, name, value, member, PLATFORM)
+            if reply.route != "notice" or name == "helpful":
+                note = ACTION_NOTES[name].format(user=user, label=escape(label))
+                self._mark_used(body, channel, ts, note)
+            if reply.route == "notice":
+                self.ephemeral(conv.channel_id, user, escape(reply.text), conv.thread_id)
+                return
+            msg = IncomingMessage(
+                PLATFORM, conv.channel_id, conv.thread_id, "", "", member, mentioned=True
+            )
+            self.deliver(reply, msg)
+
+    def staff_action(self, body: dict, action: dict, name: str) -> None:
+        """Claim / Resolve / Hand back on an escalation card."""
+        user, channel, ts, _ = self._where(body)
+        if not self.is_staff(user):
+            self.ephemeral(channel, user, "Only staff can work escalations.")
+            return
+        try:
+            ticket_id = int(action.get("value") or 0)
+            desk = self.app.desk
+            ticket = {"claim": desk.claim, "resolve": desk.resolve, "handback": desk.hand_back}[
+                name
+            ](ticket_id, user)
+        except (DeskError, ValueError) as err:
+            self.ephemeral(channel, user, escape(str(err)))
+            return
+        except KnowledgeError as err:  # resolve committed, only the KB candidate failed
+            log.warning("ticket %s resolved but no KB candidate: %s", ticket_id, err)
+            ticket = self.app.desk.get(ticket_id)
+        self.refresh_card(ticket_id, channel, ts)
+        member_channel, member_thread = ticket.member_channel_id, ticket.member_thread_id
+        staff_name = escape(self.user_name(user))
+        if name == "claim":
+            text = f"*{staff_name}* from the team has picked this up and will reply here."
+            self.post_or_park(member_channel, text, member_thread)
+        elif name == "resolve":
+            text, blocks = render_rating_prompt(ticket_id)
+            self.post_or_park(member_channel, text, member_thread, blocks)
+        elif name == "handback":
+            text = "The team handed this back to me. Ask me anything else right here in the thread."
+            self.post_or_park(member_channel, text, member_thread)
+
+    def rate_action(self, body: dict, action: dict) -> None:
+        """Record the member's 1-5 rating once and remove the rating buttons."""
+        user, channel, ts, _ = self._where(body)
+        value = action.get("value") or ""
+        try:
+            ticket = self.app.desk.get(int(value.partition(":")[0]))
+        except (DeskError, ValueError) as err:
+            self.ephemeral(channel, user, escape(str(err)))
+            return
+        conv_key = f"{PLATFORM}:{ticket.member_channel_id}:{ticket.member_thread_id}"
+        conv = self.conversation(conv_key)
+        if conv is not None and conv.member_id != user:
+            self.ephemeral(channel, user, "Only the person who asked can rate this.", ts)
+            return
+        try:
+            reply = self.app.service.handle_action(
+                conv_key, "rate", value, Member(user, self.user_name(user)), PLATFORM
+            )
+        except (DeskError, ValueError) as err:
+            self.ephemeral(channel, user, escape(str(err)))
+            return
+        self._mark_used(body, channel, ts, f":star: {escape(reply.text)}")

@@ -1,0 +1,144 @@
+"""`/deskhand` on Slack: hand the text to admin_commands, show the result ephemerally or as a modal."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.delivery import api_error
+from bot.slack.render import render_command_result, render_modal
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+FALLBACK_HELP = (
+    "Deskhand answers questions in threads when mentioned or in help channels, and hands off "
+    "to staff with full context.\n"
+    "- `/deskhand help` — this message\n"
+    "Admin commands (knowledge base, channels, thresholds, stats) are not installed in this build."
+)
+
+
+def _fallback_result(text: str) -> Any:
+    """A minimal CommandResult-like answer when admin_commands is not importable."""
+    from types import SimpleNamespace
+
+    ok = text.strip().lower() in ("", "help")
+    body = FALLBACK_HELP if ok else f"Unknown command `{text.strip()}`.\n\n{FALLBACK_HELP}"
+    return SimpleNamespace(
+        ok=ok, title="Deskhand help", text=body, fields=[], table=None, image_png=None,
+        image_name="", ephemeral=True, modal=None, usage="",
+    )  # fmt: skip
+
+
+def make_caller(adapter: Any, user_id: str, channel_id: str) -> Any:
+    """The admin layer's Caller for a Slack user (role is derived there from SLACK_*_USERS)."""
+    from admin_commands import Caller
+
+    info = adapter.user_info(user_id)
+    return Caller(
+        platform=PLATFORM,
+        user_id=user_id,
+        display_name=str(info.get("name") or user_id),
+        roles=(),
+        is_guild_admin=bool(info.get("is_admin")),
+        channel_id=channel_id,
+    )
+
+
+def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) -> None:
+    """Run `/deskhand <text>` (already acked) and show its result to the caller."""
+    user, channel = command.get("user_id", ""), command.get("channel_id", "")
+    text = (command.get("text") or "").strip()
+    try:
+        from admin_commands import run_command
+
+        result = run_command(adapter.app, make_caller(adapter, user, channel), text)
+    except ImportError:
+        result = _fallback_result(text)
+    except Exception:
+        log.exception("/deskhand %r failed for %s", text, user)
+        respond(text=":warning: That command failed; the error is in the bot's log.")
+        return
+    modal = getattr(result, "modal", None)
+    if modal is not None:
+        meta = json.dumps({"command": modal.command, "channel_id": channel})
+        try:
+            adapter.client.views_open(
+                trigger_id=command.get("trigger_id", ""), view=render_modal(modal, meta)
+            )
+            return
+        except SlackApiError as err:
+            log.warning("views.open for %r failed: %s", modal.command, api_error(err))
+            respond(text=":warning: Could not open the form; please try again.")
+            return
+    show_result(adapter, result, user, channel, respond)
+
+
+def show_result(
+    adapter: Any, result: Any, user: str, channel: str, respond: Callable[..., Any] | None
+) -> None:
+    """Post a CommandResult: ephemeral via response_url (or chat.postEphemeral), plus any image."""
+    text, blocks = render_command_result(result)
+    ephemeral = bool(getattr(result, "ephemeral", True))
+    kind = "ephemeral" if ephemeral else "in_channel"
+    sent = False
+    if respond is not None:
+        try:
+            response = respond(text=text, blocks=blocks, response_type=kind)
+            sent = getattr(response, "status_code", 200) < 400
+        except Exception as err:
+            log.warning("response_url failed: %s", err)
+    if not sent:
+        if ephemeral:
+            adapter.ephemeral(channel, user, text, blocks=blocks)
+        else:
+            adapter.post_or_park(channel, text, blocks=blocks)
+    image = getattr(result, "image_png", None)
+    if image:
+        upload_image(adapter, result, user, channel, ephemeral)
+
+
+def upload_image(adapter: Any, result: Any, user: str, channel: str, private: bool) -> None:
+    """Upload a chart: to the caller's DM when the result is private, else to the channel."""
+    target = channel
+    try:
+        if private or not channel:
+            target = adapter.client.conversations_open(users=user)["channel"]["id"]
+        adapter.client.files_upload_v2(
+            channel=target,
+            content=result.image_png,
+            filename=getattr(result, "image_name", "") or "deskhand.png",
+            title=str(getattr(result, "title", "") or "Deskhand"),
+        )
+    except SlackApiError as err:
+        log.warning("uploading %s to %s failed: %s", result.image_name, target, api_error(err))
+    except Exception:  # the upload URL is a second host; never let a chart break the command
+        log.exception("uploading %s to %s failed", result.image_name, target)
+
+
+def submit_form(adapter: Any, body: dict, view: dict) -> None:
+    """A submitted modal: run its command with the field values and show the result."""
+    user = (body.get("user") or {}).get("id", "")
+    meta = json.loads(view.get("private_metadata") or "{}")
+    channel = meta.get("channel_id", "")
+    values: dict[str, str] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for element in actions.values():
+            values[block_id] = element.get("value") or ""
+    try:
+        from admin_commands import run_command_form
+
+        result = run_command_form(
+            adapter.app, make_caller(adapter, user, channel), meta.get("command", ""), values
+        )
+    except ImportError:
+        result = _fallback_result("help")
+    except Exception:
+        log.exception("form %r failed for %s", meta.get("command"), user)
+        adapter.ephemeral(channel or user, user, ":warning: Saving that form failed.")
+        return
+    show_result(adapter, result, user, channel or user, None)

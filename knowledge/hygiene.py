@@ -1,0 +1,108 @@
+"""Knowledge hygiene: near-duplicate, stale and possibly contradictory articles, for staff review."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from knowledge.store import KnowledgeBase
+
+_NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)?(?![\w-])")
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|isn't|won't|without)\b", re.I)
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    """Two articles whose content vectors are nearly the same."""
+
+    a: int
+    b: int
+    a_title: str
+    b_title: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class StaleArticle:
+    """An article nobody has touched for a while."""
+
+    article_id: int
+    title: str
+    owner: str
+    days_old: int
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """Two articles answering the same question with different numbers or opposite polarity."""
+
+    a: int
+    b: int
+    a_title: str
+    b_title: str
+    reason: str
+
+
+def _pairs(vectors: dict[int, np.ndarray], threshold: float) -> list[tuple[int, int, float]]:
+    """Article id pairs (a < b) whose unit vectors have cosine >= threshold, most similar first."""
+    ids = sorted(vectors)
+    if len(ids) < 2:
+        return []
+    mat = np.stack([vectors[i] for i in ids])
+    sims = mat @ mat.T
+    rows, cols = np.where(np.triu(sims, k=1) >= threshold)
+    found = [(ids[r], ids[c], float(sims[r, c])) for r, c in zip(rows, cols, strict=True)]
+    return sorted(found, key=lambda p: -p[2])
+
+
+def find_near_duplicates(kb: KnowledgeBase, threshold: float = 0.92) -> list[NearDuplicate]:
+    """Pairs of articles whose mean body vectors are near-identical."""
+    vectors = {
+        aid: body for aid, (_, body) in kb.index.article_vectors().items() if body is not None
+    }
+    titles = {a.id: a.title for a in kb.list()}
+    return [
+        NearDuplicate(a, b, titles.get(a, "?"), titles.get(b, "?"), round(sim, 4))
+        for a, b, sim in _pairs(vectors, threshold)
+        if a in titles and b in titles
+    ]
+
+
+def find_stale(kb: KnowledgeBase, days: int = 180) -> list[StaleArticle]:
+    """Articles not updated for at least `days` days, oldest first."""
+    now = datetime.now(UTC)
+    out = []
+    for art in kb.list():
+        updated = art.updated_at if art.updated_at.tzinfo else art.updated_at.replace(tzinfo=UTC)
+        age = now - updated
+        if age >= timedelta(days=days):
+            out.append(StaleArticle(art.id or 0, art.title, art.owner, age.days))
+    return sorted(out, key=lambda s: -s.days_old)
+
+
+def find_contradictions(
+    kb: KnowledgeBase, threshold: float = 0.85, body_threshold: float = 0.8
+) -> list[Contradiction]:
+    """Same question (title cosine >= threshold), similar answer, but other numbers or polarity."""
+    vectors = kb.index.article_vectors()
+    titles = {aid: title for aid, (title, _) in vectors.items()}
+    arts = {a.id: a for a in kb.list()}
+    out = []
+    for a, b, _ in _pairs(titles, threshold):
+        body_a, body_b = vectors[a][1], vectors[b][1]
+        if a not in arts or b not in arts or body_a is None or body_b is None:
+            continue
+        if float(body_a @ body_b) < body_threshold:
+            continue  # different answers altogether: a near-duplicate question, not a contradiction
+        nums_a, nums_b = set(_NUMBER.findall(arts[a].body)), set(_NUMBER.findall(arts[b].body))
+        reason = ""
+        if nums_a - nums_b and nums_b - nums_a:
+            reason = f"numbers differ: {sorted(nums_a - nums_b)} vs {sorted(nums_b - nums_a)}"
+        elif bool(_NEGATION.search(arts[a].body)) != bool(_NEGATION.search(arts[b].body)):
+            reason = "one answer is negated, the other is not"
+        if reason:
+            out.append(Contradiction(a, b, arts[a].title, arts[b].title, reason))
+    return out

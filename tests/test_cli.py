@@ -1,0 +1,103 @@
+"""The `deskhand` command line as a user runs it: real processes, real data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def deskhand(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DESKHAND_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    env.pop("DESKHAND_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli-home")
+
+
+def test_ask_json_prints_one_object_with_the_contract_keys(home: Path) -> None:
+    run = deskhand(home, "ask", "how do I reset my password", "--json", "--sample")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {
+        "route",
+        "reply",
+        "citations",
+        "issue_type",
+        "confidence",
+        "reasons",
+        "escalation",
+    } <= data.keys()
+    assert data["route"] == "answer"
+    assert data["citations"][0]["url"].startswith("https://")
+    assert data["escalation"] is None
+
+    human = json.loads(deskhand(home, "ask", "I want to talk to a human", "--json").stdout)
+    assert human["route"] == "escalate"
+    assert human["escalation"]["reasons"] == ["human_requested"]
+    assert human["escalation"]["transcript"]
+
+
+def test_kb_import_reports_malformed_files_by_name_and_line(home: Path, tmp_path: Path) -> None:
+    good = tmp_path / "faq.jsonl"
+    good.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "Do you ship to Mars?",
+                "answer": "No, Lumen Hub ships to Earth only.",
+            }
+        )
+        + "\n"
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "q2", "question": "ok", "answer": "fine"}) + "\n{not json\n")
+    ok = deskhand(home, "kb", "import", str(good))
+    assert ok.returncode == 0, ok.stderr
+    failed = deskhand(home, "kb", "import", str(bad))
+    assert failed.returncode != 0
+    assert f"{bad}:2" in failed.stderr.replace("\n", "")
+    listed = json.loads(deskhand(home, "kb", "list", "--json").stdout)
+    titles = [a["title"] for a in listed]
+    assert "Do you ship to Mars?" in titles
+    assert "ok" not in titles  # nothing from the malformed file was written
+
+
+def test_scope_import_rejects_a_bad_file_clearly(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "scope.yaml"
+    bad.write_text("issue_types:\n  - name: billing\n    examples: [only one]\n")
+    run = deskhand(home, "scope", "import", str(bad))
+    assert run.returncode == 2
+    assert "at least 2 example phrasings" in " ".join(run.stderr.split())
+    assert "Traceback" not in run.stderr
+
+
+def test_demo_runs_a_scripted_session(home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "demo.txt"
+    script.write_text(
+        "how do I reset my password\n/new\nI want a human\n/staff // internal check\n/staff Hi, I'm on it\n/resolve\n/rate 5\n/quit\n"
+    )
+    run = deskhand(home, "demo", "--script", str(script))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "route=answer" in out
+    assert "route=escalate" in out and "ticket #" in out
+    assert "internal note, not sent" in out
+    assert "resolved" in out
