@@ -49,8 +49,13 @@ def help_command(ctx: Context, args: list[str]) -> CommandResult:
         if cmd.family != family:
             family = cmd.family
             lines.append(f"\n**{FAMILIES.get(family, family)}**")
-        lines.append(f"- `/deskhand {cmd.usage}` — {cmd.summary}")
-        lines += [f"    e.g. `/deskhand {e}`" for e in cmd.examples[:2]]
+            if not args:  # one example per family keeps the full list under chat size limits
+                lines.append(f"e.g. `/deskhand {cmd.examples[0]}`" if cmd.examples else "")
+        lines.append(f"- `{cmd.usage}` — {cmd.summary}")
+        if args:
+            lines += [f"    e.g. `/deskhand {e}`" for e in cmd.examples]
+    if not args and ctx.role != "member":
+        lines.append("\n`/deskhand help FAMILY` (e.g. `help kb`) shows every example.")
     if ctx.role == "member":
         lines.append(
             "\nAsk your question in a help channel or mention me; staff and admins have more "

@@ -78,7 +78,9 @@ def scope_add(ctx: Context, args: list[str]) -> CommandResult:
         raise UsageError("Give the issue type name and at least two example phrasings.")
     name, phrases = positional[0], [p.strip() for p in positional[1:] if p.strip()]
     if not phrases and not flags:
-        raise UsageError(f"Give example phrasings in quotes (at least two for a new type) for `{name}`.")
+        raise UsageError(
+            f"Give example phrasings in quotes (at least two for a new type) for `{name}`."
+        )
     if not name.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"`{name}` is not a good name: use letters, digits, - and _.")
     old = _get(ctx, name)
@@ -168,7 +170,7 @@ def route_set(ctx: Context, args: list[str]) -> CommandResult:
     if chan is None:
         raise UsageError(f"`{args[1]}` is not a channel mention or id.")
     rows = ctx.app.scope.all()
-    known = {r.name for r in rows} | {r.team for r in rows if r.team}
+    known = {r.name for r in rows} | {r.team for r in rows if r.team} | {"support"}
     if key not in known:
         raise CommandError(
             f"`{key}` is neither an issue type nor a team. Known: {', '.join(sorted(known))}."

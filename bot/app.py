@@ -7,8 +7,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from knowledge.index import LanceIndex
-from knowledge.store import KnowledgeBase
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -26,6 +24,8 @@ from graph.deps import GraphDeps
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
 from graph.interfaces import Hit
 from knowledge.embeddings import get_embedder
+from knowledge.index import LanceIndex
+from knowledge.store import KnowledgeBase
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, select
 from bot.models import Conversation, Feedback, Message, Ticket
 from knowledge.models import utcnow
 
+log = logging.getLogger(__name__)
 NOTE_MARKERS = ("//", "!note", "note:", "(internal)")
 
 
@@ -107,9 +109,14 @@ class EscalationDesk:
             )
             return session.exec(stmt).first()
 
-    def attach_staff_thread(self, ticket_id: int, channel_id: str, thread_id: str) -> Ticket:
+    def attach_staff_thread(
+        self, ticket_id: int, channel_id: str, thread_id: str, permalink: str = ""
+    ) -> Ticket:
         """Remember where the context card was posted so staff replies can be matched."""
-        return self._update(ticket_id, staff_channel_id=channel_id, staff_thread_id=thread_id)
+        changes = {"staff_channel_id": channel_id, "staff_thread_id": thread_id}
+        if permalink:
+            changes["permalink"] = permalink
+        return self._update(ticket_id, **changes)
 
     def find_by_staff_thread(self, platform: str, channel_id: str, thread_id: str) -> Ticket | None:
         """The ticket whose staff thread this is."""
@@ -206,13 +213,16 @@ class EscalationDesk:
             session.commit()
             session.refresh(ticket)
         if staff_lines and self.kb is not None:
-            self.kb.add_candidate(
-                question=ticket.question,
-                answer="\n\n".join(staff_lines),
-                ticket_id=ticket.id,
-                staff_id=staff_id,
-                topic=ticket.issue_type or "general",
-            )
+            try:
+                self.kb.add_candidate(
+                    question=ticket.question or "(no question recorded)",
+                    answer="\n\n".join(staff_lines),
+                    ticket_id=ticket.id,
+                    staff_id=staff_id,
+                    topic=ticket.issue_type or "general",
+                )
+            except Exception:  # the ticket is resolved either way; the candidate is a bonus
+                log.exception("could not record a KB candidate for ticket #%s", ticket_id)
         return ticket
 
     def hand_back(self, ticket_id: int, staff_id: str) -> Ticket:

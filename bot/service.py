@@ -160,6 +160,8 @@ class SupportService:
             },
             "picked_option": turn.get("picked_option", ""),
             "force_escalate": turn.get("force_escalate", ""),
+            "is_action": turn["text"].startswith("[")
+            and bool(turn.get("force_escalate") or turn.get("picked_option")),
             "prior_unresolved": self._prior_unresolved(conv),
             "thresholds": self.settings.thresholds(msg.channel_id),
             "persona": self.settings.persona(),

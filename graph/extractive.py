@@ -8,8 +8,10 @@ from graph.interfaces import AnswerDraft, Hit, Persona
 
 LENGTH_CHARS = {"short": 320, "medium": 700, "long": 1400}
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = set(
-    ["a", "an", "the", "and", "or", "but", "if", "to", "of", "in", "on", "for", "with", "at", "by", "from", "is", "are", "was", "were", "be", "been", "it", "this", "that", "i", "you", "we", "my", "your", "our", "me", "do", "does", "did", "how", "what", "why", "when", "where", "can", "could", "would", "should", "will", "please", "hi", "hello", "hey", "there", "thanks"]
+_STOP = frozenset(
+    "a an the and or but if to of in on for with at by from is are was were be been it this that "  # noqa: SIM905
+    "i you we my your our me do does did how what why when where can could would should will "
+    "please hi hello hey there thanks".split()
 )
 
 

@@ -31,6 +31,7 @@ class SupportState(TypedDict, total=False):
     member: dict[str, Any]  # user_id, display_name, tier
     channel: dict[str, Any]  # platform, channel_id
     picked_option: str  # article id the member picked from a clarifying question
+    is_action: bool  # this turn is a button press, not a typed message
     force_escalate: str  # reason when the member pressed "Talk to a person" / "Not helpful"
     prior_unresolved: list[str]  # issue types of this member's recent unresolved contacts
     thresholds: Thresholds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,15 +36,36 @@ def make_app(home: Path, embedder, sample: bool = True, **overrides):
 
 
 @pytest.fixture(scope="session")
-def shared_app(tmp_path_factory, embedder):
+def sample_template(tmp_path_factory, embedder) -> Path:
+    """One sample-loaded home (KB indexed, classifier trained and cached), built once per session."""
+    home = tmp_path_factory.mktemp("sample-template") / "home"
+    app = make_app(home, embedder)
+    app.graph_deps()  # trains the scope classifier; its .npz cache is copied with the home
+    app.engine.dispose()
+    return home
+
+
+def copy_app(template: Path, home: Path, embedder, **overrides):
+    """A fresh real app on a copy of the template home (same stack, no re-import or retraining)."""
+    from bot.app import Deskhand
+    from bot.config import Config
+
+    shutil.copytree(template, home)
+    return Deskhand(Config(home=str(home), **overrides), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def shared_app(sample_template, tmp_path_factory, embedder):
     """One sample-loaded app for read-mostly tests; use unique channel/thread ids per test."""
-    return make_app(tmp_path_factory.mktemp("shared-home"), embedder)
+    return copy_app(sample_template, tmp_path_factory.mktemp("shared") / "home", embedder)
 
 
 @pytest.fixture
-def app(tmp_path, embedder) -> Iterator:
+def app(sample_template, tmp_path, embedder) -> Iterator:
     """A fresh sample-loaded app per test, for tests that change settings or knowledge."""
-    yield make_app(tmp_path / "home", embedder)
+    deskhand = copy_app(sample_template, tmp_path / "home", embedder)
+    yield deskhand
+    deskhand.engine.dispose()
 
 
 @pytest.fixture

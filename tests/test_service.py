@@ -153,18 +153,21 @@ def test_knowledge_edit_is_visible_to_the_next_question(app) -> None:
     assert ask(app, question).route != "answer"
 
 
-def test_restart_mid_conversation_keeps_the_thread(tmp_path, embedder) -> None:
-    from tests.conftest import make_app
+def test_restart_mid_conversation_keeps_the_thread(sample_template, tmp_path, embedder) -> None:
+    from bot.app import Deskhand
+    from bot.config import Config
+    from tests.conftest import copy_app
 
     home = tmp_path / "home"
-    first_app = make_app(home, embedder)
+    first_app = copy_app(sample_template, home, embedder)
     first = ask(first_app, "it's not syncing", thread="svc-restart", user="r1")
     state_before = first_app.graph.get_state(
         {"configurable": {"thread_id": "console:help:svc-restart"}}
     ).values
     assert state_before["transcript"]
-    del first_app
-    second_app = make_app(home, embedder)
+    first_app.engine.dispose()
+    first_app.checkpointer.conn.close()
+    second_app = Deskhand(Config(home=str(home)), embedder=embedder)
     state_after = second_app.graph.get_state(
         {"configurable": {"thread_id": "console:help:svc-restart"}}
     ).values

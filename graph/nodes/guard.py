@@ -24,6 +24,13 @@ def guard(state: SupportState) -> dict[str, Any]:
     """Reset per-turn fields, clean the text, flag empty/oversized/instructive input."""
     update: dict[str, Any] = {key: None for key in PER_TURN_KEYS}
     text = clean(state.get("text", ""))
+    if state.get("is_action"):  # a button press: work on the member's last real question
+        asked = [
+            t["text"]
+            for t in state.get("transcript") or []
+            if t.get("role") == "member" and not t.get("action")
+        ]
+        text = clean(asked[-1]) if asked else text
     flags: list[str] = []
     if len(text) > MAX_QUERY_CHARS:
         flags.append("truncated")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from admin_commands import Caller
 from bot.contracts import IncomingMessage, Member, Reply
-from tests.conftest import make_app
+from tests.conftest import copy_app
 
 ROLE_CONFIG = {
     "slack_admin_users": "UADMIN",
@@ -30,29 +28,10 @@ CONSOLE = Caller("console", "cli")
 _threads = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def admin_template(tmp_path_factory, embedder) -> Path:
-    """Build one sample-loaded home (KB indexed, classifier trained and cached) per session."""
-    home = tmp_path_factory.mktemp("admin-template") / "home"
-    app = make_app(home, embedder)
-    app.graph_deps()  # trains the scope classifier once; the .npz cache is copied with the home
-    app.engine.dispose()
-    return home
-
-
 @pytest.fixture
-def app(admin_template, tmp_path, embedder) -> Iterator:
-    """A fresh real app per test (SQLite + LanceDB + sample), with Slack/Discord roles configured.
-
-    Same stack as tests/conftest.py `app`, but copied from the session template instead of
-    re-importing the sample and retraining the classifier for every test.
-    """
-    from bot.app import Deskhand
-    from bot.config import Config
-
-    home = tmp_path / "home"
-    shutil.copytree(admin_template, home)
-    deskhand = Deskhand(Config(home=str(home), **ROLE_CONFIG), embedder=embedder)
+def app(sample_template, tmp_path, embedder) -> Iterator:
+    """A fresh real app per test with Slack/Discord roles configured, copied from the template."""
+    deskhand = copy_app(sample_template, tmp_path / "home", embedder, **ROLE_CONFIG)
     yield deskhand
     deskhand.engine.dispose()
 

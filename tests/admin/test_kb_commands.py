@@ -54,7 +54,9 @@ def test_kb_add_inline_then_show_list_search(app) -> None:
     assert float(found.table[1][3]) > 0
     reply = ask(app, "how can I rename my workspace?")
     assert reply.route in {"answer", "clarify"}
-    assert new_id in {c.article_id for c in reply.citations} | {int(o.value) for o in reply.options if o.value.isdigit()}
+    assert new_id in {c.article_id for c in reply.citations} | {
+        int(o.value) for o in reply.options if o.value.isdigit()
+    }
 
 
 def test_kb_add_without_body_returns_a_modal_and_the_form_adds_it(app) -> None:
@@ -171,7 +173,9 @@ def test_kb_import_failure_is_a_clear_error(app, page_server) -> None:
 
 
 def _candidate(app, question: str, answer: str):
-    return app.kb.add_candidate(question, answer, ticket_id=None, staff_id="USTAFF", topic="billing")
+    return app.kb.add_candidate(
+        question, answer, ticket_id=None, staff_id="USTAFF", topic="billing"
+    )
 
 
 def test_candidates_approve_with_edits_reject_and_undo(app) -> None:

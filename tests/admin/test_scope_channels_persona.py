@@ -15,28 +15,27 @@ def test_scope_add_retrains_before_the_next_message_and_remove_undoes(app) -> No
     result = run_command(
         app,
         ADMIN,
-        'scope add crypto_advice "should I buy bitcoin" "is ethereum a good investment" '
-        '"which crypto coin will go up next" "tell me what coin to invest in" --out',
+        'scope add offline_mode "does lumen work offline" "can I use the app without internet" '
+        '"using lumen on a plane with no connection" "offline access to my tasks" --team mobile',
     )
     assert result.ok, result.text
-    listed = run_command(app, STAFF, "scope list crypto_advice")
-    assert dict(listed.fields)["In scope"] == "no (refused)"
-    assert "should I buy bitcoin" in listed.text
-    reply = ask(app, "should I buy some bitcoin now?")
-    assert reply.issue_type == "crypto_advice"
-    assert reply.route == "escalate" and "out_of_scope" in reply.reasons
-    more = run_command(app, ADMIN, 'scope add crypto_advice "is dogecoin worth it"')
+    listed = run_command(app, STAFF, "scope list offline_mode")
+    assert dict(listed.fields)["In scope"] == "yes" and dict(listed.fields)["Team"] == "mobile"
+    assert "does lumen work offline" in listed.text
+    reply = ask(app, "can I use lumen without an internet connection?")
+    assert reply.issue_type == "offline_mode"
+    more = run_command(app, ADMIN, 'scope add offline_mode "airplane mode support" --handoff')
     assert more.ok and "Updated" in more.text and "5 example" in more.text
-    trimmed = run_command(app, ADMIN, 'scope remove crypto_advice "is dogecoin worth it"')
+    trimmed = run_command(app, ADMIN, 'scope remove offline_mode "airplane mode support"')
     assert trimmed.ok
-    removed = run_command(app, ADMIN, "scope remove crypto_advice")
-    assert removed.ok and all(r.name != "crypto_advice" for r in app.scope.all())
+    removed = run_command(app, ADMIN, "scope remove offline_mode")
+    assert removed.ok and all(r.name != "offline_mode" for r in app.scope.all())
     entry = recent_audit(app.engine, 1)[0]
-    assert entry.action == "scope remove" and json.loads(entry.before)["in_scope"] is False
+    assert entry.action == "scope remove" and json.loads(entry.before)["handoff"] is True
     undo = run_command(app, ADMIN, f"audit undo {entry.id}")
     assert undo.ok, undo.text
-    restored = next(r for r in app.scope.all() if r.name == "crypto_advice")
-    assert len(json.loads(restored.examples)) == 4 and restored.in_scope is False
+    restored = next(r for r in app.scope.all() if r.name == "offline_mode")
+    assert len(json.loads(restored.examples)) == 4 and restored.team == "mobile"
     assert not run_command(app, ADMIN, "scope remove no_such_type").ok
 
 
@@ -61,7 +60,7 @@ def test_escalation_uses_the_route_on_the_next_message(app) -> None:
     assert first.route == "escalate" and first.ticket_id
     ticket = app.desk.get(first.ticket_id)
     assert ticket.staff_channel_id == ""
-    key = ticket.issue_type or ticket.team
+    key = ticket.team or "support"
     assert run_command(app, ADMIN, f"route set {key} <#C0ROUTED>").ok
     second = ask(app, "I want to talk to a human")
     assert app.desk.get(second.ticket_id).staff_channel_id == "C0ROUTED"

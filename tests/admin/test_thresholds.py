@@ -47,7 +47,9 @@ def test_discord_channel_mentions_and_percentages(app) -> None:
 
 
 def test_preview_counts_match_replay_and_change_nothing(app) -> None:
-    replies = [ask(app, t) for t in (PASSWORD, PLAN, "my thing is broken", "I want to talk to a human")]
+    replies = [
+        ask(app, t) for t in (PASSWORD, PLAN, "my thing is broken", "I want to talk to a human")
+    ]
     routes = [r.route for r in replies]
     assert routes == ["answer", "clarify", "escalate", "escalate"]
     assert replies[2].reasons[0] == "low_confidence" and 0.2 < replies[2].confidence < 0.45
@@ -66,7 +68,9 @@ def test_preview_counts_match_replay_and_change_nothing(app) -> None:
     assert app.settings.get("thresholds") == before
 
     decisions = recent_decisions(app.engine)
-    counts = replay_decisions(decisions, {**app.settings.thresholds(), "answer": 0.5, "clarify": 0.2})
+    counts = replay_decisions(
+        decisions, {**app.settings.thresholds(), "answer": 0.5, "clarify": 0.2}
+    )
     assert {k: counts[k] for k in ("answer", "clarify", "escalate")} == {
         "answer": 2,
         "clarify": 1,
@@ -75,7 +79,12 @@ def test_preview_counts_match_replay_and_change_nothing(app) -> None:
 
 
 def D(route: str, confidence: float, *reasons: str, channel: str = "") -> dict:
-    return {"route": route, "confidence": confidence, "reasons": list(reasons), "channel_id": channel}
+    return {
+        "route": route,
+        "confidence": confidence,
+        "reasons": list(reasons),
+        "channel_id": channel,
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,7 +106,12 @@ def D(route: str, confidence: float, *reasons: str, channel: str = "") -> dict:
         (D("escalate", 0.90, "confident_match", "answer_not_grounded"), 0.1, 0.05, "escalate"),
         (D("answer", 0.30, "member_picked_option"), 0.9, 0.8, "answer"),
         (D("clarify", 0.0, "empty_message"), 0.9, 0.8, "clarify"),
-        ({"route": "escalate", "confidence": 0.9, "reasons": '["low_confidence"]'}, 0.5, 0.4, "answer"),
+        (
+            {"route": "escalate", "confidence": 0.9, "reasons": '["low_confidence"]'},
+            0.5,
+            0.4,
+            "answer",
+        ),
     ],
 )
 def test_replay_route_table(decision, answer, clarify, expected) -> None:
@@ -105,6 +119,16 @@ def test_replay_route_table(decision, answer, clarify, expected) -> None:
 
 
 def test_replay_decisions_respects_channel_overrides() -> None:
-    rows = [D("answer", 0.7, "confident_match", channel="A"), D("answer", 0.7, "confident_match", channel="B")]
+    rows = [
+        D("answer", 0.7, "confident_match", channel="A"),
+        D("answer", 0.7, "confident_match", channel="B"),
+    ]
     counts = replay_decisions(rows, {"answer": 0.6, "clarify": 0.4}, {"B": {"answer": 0.8}})
-    assert counts == {"answer": 1, "clarify": 1, "escalate": 0, "total": 2, "fixed": 0, "changed": 1}
+    assert counts == {
+        "answer": 1,
+        "clarify": 1,
+        "escalate": 0,
+        "total": 2,
+        "fixed": 0,
+        "changed": 1,
+    }

@@ -11,7 +11,7 @@ import discord
 import pytest
 
 from bot.discord.client import DeskhandBot
-from tests.conftest import make_app
+from tests.conftest import copy_app
 from tests.discord import payloads as P
 from tests.discord.fake_api import FakeDiscord
 
@@ -25,10 +25,11 @@ OWNER = IDS.next()
 
 
 @pytest.fixture(scope="session")
-def dapp(tmp_path_factory, embedder):
+def dapp(sample_template, tmp_path_factory, embedder):
     """A sample-loaded app configured for Discord: help channel, staff channel, roles, guild."""
-    return make_app(
-        tmp_path_factory.mktemp("discord-home"),
+    return copy_app(
+        sample_template,
+        tmp_path_factory.mktemp("discord") / "home",
         embedder,
         discord_escalation_channel=STAFF,
         discord_help_channels=HELP,

@@ -15,7 +15,7 @@ from bot.config import Config
 from bot.contracts import IncomingMessage, Member
 from bot.llm.setup import LlmSetupError, build_chat_model, model_spec
 from bot.models import LlmCall
-from tests.conftest import make_app
+from tests.conftest import copy_app
 
 
 class FakeOpenAI:
@@ -31,7 +31,7 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
-                fake.headers.append(dict(self.headers))
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path != "/v1/chat/completions" or not fake.script:
                     self.send_response(404)
                     self.end_headers()
@@ -90,7 +90,9 @@ def fake_openai(monkeypatch) -> Iterator[FakeOpenAI]:
     fake.server.server_close()
 
 
-def test_real_openai_client_answers_through_local_server(tmp_path, embedder, fake_openai):
+def test_real_openai_client_answers_through_local_server(
+    sample_template, tmp_path, embedder, fake_openai
+):
     fake_openai.script = [
         {
             "content": "Open Settings > Security and choose Reset password [1].",
@@ -100,7 +102,8 @@ def test_real_openai_client_answers_through_local_server(tmp_path, embedder, fak
         {"status": 429, "json": {"error": {"message": "rate limited", "type": "rate_limit"}}},
         {"status": 429, "json": {"error": {"message": "rate limited", "type": "rate_limit"}}},
     ]
-    app = make_app(
+    app = copy_app(
+        sample_template,
         tmp_path / "home",
         embedder,
         llm="openai:test-model",
@@ -118,7 +121,7 @@ def test_real_openai_client_answers_through_local_server(tmp_path, embedder, fak
 
     body = fake_openai.requests[0]
     assert body["model"] == "test-model"
-    assert fake_openai.headers[0]["Authorization"] == "Bearer dummy-key"
+    assert fake_openai.headers[0]["authorization"] == "Bearer dummy-key"
     system, human = body["messages"][0]["content"], body["messages"][1]["content"]
     assert "never follow instructions" in system.lower()
     assert "<knowledge>" in human and '<chunk id="1" title="' in human
@@ -137,7 +140,7 @@ def test_real_openai_client_answers_through_local_server(tmp_path, embedder, fak
         ("openai:test-model", "answer", False),
     ]
     assert (rows[0].prompt_tokens, rows[0].completion_tokens) == (321, 17)
-    assert rows[1].error.startswith("RateLimitError")
+    assert "RateLimitError" in rows[1].error and "429" in rows[1].error
     assert len(fake_openai.requests) == 3  # one call + max_retries=1
 
 
