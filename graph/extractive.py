@@ -11,12 +11,16 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an the and or but if to of in on for with at by from is are was were be been it this that "  # noqa: SIM905
     "i you we my your our me do does did how what why when where can could would should will "
-    "please hi hello hey there thanks".split()
+    "please hi hello hey there thanks not its question help issue problem".split()
 )
 
 
-def _terms(text: str) -> set[str]:
+def content_terms(text: str) -> set[str]:
+    """Distinct meaningful words (no stop words or single letters)."""
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+_terms = content_terms
 
 
 def _body_without_title(hit: Hit) -> str:

@@ -7,6 +7,18 @@ from typing import Any
 from graph.state import DEFAULT_THRESHOLDS, SupportState, Thresholds
 
 OUT_OF_SCOPE_MIN_CONFIDENCE = 0.5
+VAGUE_MAX_WORDS = 2
+VAGUE_MAX_LEAD = 0.2
+
+
+def confidence_of(hits: list[dict[str, Any]], th: Thresholds) -> float:
+    """Top score plus a bonus for a clear lead over the runner-up (near-duplicates get none)."""
+    if not hits:
+        return 0.0
+    first = float(hits[0]["score"])
+    second = float(hits[1]["score"]) if len(hits) > 1 else first  # no runner-up, no bonus
+    weight = float(th.get("margin_weight", DEFAULT_THRESHOLDS["margin_weight"]))
+    return max(0.0, min(1.0, first + weight * (first - second)))
 
 
 def decide(state: SupportState) -> tuple[str, list[str]]:
@@ -37,11 +49,26 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
     if confidence < th["clarify"]:
         return "escalate", ["low_confidence"]
     close = too_close_to_call(hits, th)
-    if confidence >= th["answer"] and not close:
+    vague = is_vague(state, hits, th)
+    if confidence >= th["answer"] and not close and not vague:
         return "answer", ["confident_match"]
     if int(state.get("clarify_turns") or 0) >= th["max_clarify_turns"]:
         return "escalate", ["clarify_limit_reached"]
-    return "clarify", ["ambiguous_candidates" if close else "medium_confidence"]
+    reason = "ambiguous_candidates" if close else "vague_question" if vague else "medium_confidence"
+    return "clarify", [reason]
+
+
+def is_vague(state: SupportState, hits: list[dict[str, Any]], th: Thresholds) -> bool:
+    """A one- or two-word question that matches several articles ("billing question")."""
+    words = state.get("content_words")
+    return (
+        words is not None
+        and words <= VAGUE_MAX_WORDS
+        and len(hits) > 1
+        and hits[1]["score"] >= th["clarify"]
+        and hits[0]["score"] - hits[1]["score"] < VAGUE_MAX_LEAD
+        and not state.get("pending_question")
+    )
 
 
 def too_close_to_call(hits: list[dict[str, Any]], th: Thresholds) -> bool:

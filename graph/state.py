@@ -12,13 +12,15 @@ class Thresholds(TypedDict):
     answer: float  # answer when confidence >= this
     clarify: float  # clarify when clarify <= confidence < answer; escalate below
     margin: float  # top two articles closer than this are "too close to call"
+    margin_weight: float  # confidence = top score + weight * (top - runner-up), capped at 1
     max_clarify_turns: int  # after this many clarifying questions, escalate
 
 
 DEFAULT_THRESHOLDS: Thresholds = {
-    "answer": 0.62,
+    "answer": 0.70,
     "clarify": 0.45,
     "margin": 0.02,
+    "margin_weight": 1.0,
     "max_clarify_turns": 2,
 }
 
@@ -45,6 +47,7 @@ class SupportState(TypedDict, total=False):
 
     # --- per-turn results
     clean_text: str
+    content_words: int  # distinct meaningful words: 2 or fewer and a broad match means "vague"
     query: str
     guard_flags: list[str]
     classification: dict[str, Any]
@@ -62,6 +65,7 @@ class SupportState(TypedDict, total=False):
 
 PER_TURN_KEYS = (
     "clean_text",
+    "content_words",
     "query",
     "guard_flags",
     "classification",

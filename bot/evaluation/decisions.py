@@ -14,7 +14,7 @@ import numpy as np
 from bot.app import Deskhand
 from bot.config import Config
 from bot.contracts import IncomingMessage, Member
-from graph.routing import decide
+from graph.routing import confidence_of, decide
 from graph.state import DEFAULT_THRESHOLDS, Thresholds
 
 
@@ -30,6 +30,7 @@ class Outcome:
     signals: dict[str, Any]
     classification: dict[str, Any]
     latency_ms: float
+    content_words: int | None = None
 
     @property
     def in_scope(self) -> bool:
@@ -108,6 +109,7 @@ def run_outcomes(
                     state.get("signals") or {},
                     state.get("classification") or {},
                     reply.latency_ms,
+                    state.get("content_words"),
                 )
             )
             progress(i + 1, len(rows))
@@ -120,7 +122,8 @@ def replay(outcomes: list[Outcome], thresholds: Thresholds) -> list[str]:
     for o in outcomes:
         state = {
             "hits": o.hits,
-            "confidence": o.hits[0]["score"] if o.hits else 0.0,
+            "confidence": confidence_of(o.hits, thresholds),
+            "content_words": o.content_words,
             "signals": o.signals,
             "classification": o.classification,
             "thresholds": thresholds,

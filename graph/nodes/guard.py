@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
+from graph.extractive import content_terms
 from graph.signals import looks_like_injection
 from graph.state import PER_TURN_KEYS, SupportState
 
@@ -45,6 +46,7 @@ def guard(state: SupportState) -> dict[str, Any]:
         flags.append("instruction_attempt")
     update.update(
         clean_text=text,
+        content_words=len(content_terms(text)),
         guard_flags=flags,
         reasons=[],
         transcript=[

@@ -8,7 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
 from graph.nodes.common import hit_to_dict
-from graph.state import SupportState
+from graph.routing import confidence_of
+from graph.state import DEFAULT_THRESHOLDS, SupportState
 
 
 def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
@@ -29,5 +30,5 @@ def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         hit_to_dict(h)
         for h in runtime.context.retriever.search(query, k=runtime.context.retrieve_k)
     ]
-    confidence = float(hits[0]["score"]) if hits else 0.0
-    return {"hits": hits, "confidence": confidence, "query": query}
+    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    return {"hits": hits, "confidence": confidence_of(hits, th), "query": query}

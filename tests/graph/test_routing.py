@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.routing import decide, too_close_to_call
+from graph.routing import confidence_of, decide, too_close_to_call
 from graph.state import DEFAULT_THRESHOLDS
 
 
@@ -152,3 +152,32 @@ def test_too_close_needs_a_worthy_runner_up() -> None:
     th = dict(DEFAULT_THRESHOLDS)
     assert not too_close_to_call([hit(1, 0.5), hit(2, 0.2)], th)
     assert too_close_to_call([hit(1, 0.70), hit(2, 0.69)], th)
+
+
+VAGUE = [
+    ("one broad word, two plausible articles", 1, [hit(1, 0.70), hit(2, 0.62)], "clarify"),
+    ("short but one clear winner", 2, [hit(1, 0.95), hit(2, 0.50)], "answer"),
+    ("a real sentence", 6, [hit(1, 0.62), hit(2, 0.58)], "clarify"),
+    ("a real sentence with a clear lead", 6, [hit(1, 0.62), hit(2, 0.40)], "answer"),
+]
+
+
+@pytest.mark.parametrize(("name", "words", "hits", "route"), VAGUE, ids=[v[0] for v in VAGUE])
+def test_vague_questions_and_margin_weighted_confidence(name, words, hits, route) -> None:
+    th = dict(DEFAULT_THRESHOLDS)
+    state = {
+        "thresholds": th,
+        "hits": hits,
+        "confidence": confidence_of(hits, th),
+        "content_words": words,
+    }
+    assert decide(state)[0] == route
+
+
+def test_confidence_rewards_a_clear_lead_only() -> None:
+    th = dict(DEFAULT_THRESHOLDS)
+    assert confidence_of([], th) == 0.0
+    assert confidence_of([hit(1, 0.6)], th) == 0.6
+    assert confidence_of([hit(1, 0.6), hit(2, 0.59)], th) == pytest.approx(0.61)
+    assert confidence_of([hit(1, 0.6), hit(2, 0.3)], th) == pytest.approx(0.9)
+    assert confidence_of([hit(1, 0.9), hit(2, 0.1)], th) == 1.0
