@@ -23,6 +23,7 @@ THRESHOLD_REASONS = frozenset(
         "confident_match",
         "medium_confidence",
         "ambiguous_candidates",
+        "vague_question",
         "low_confidence",
         "clarify_limit_reached",
     }
@@ -65,7 +66,7 @@ def replay_route(decision: Any, thresholds: Mapping[str, Any]) -> str:
     first = _reasons(decision)[0]
     if confidence < th["clarify"]:
         return "escalate"
-    if first == "ambiguous_candidates":
+    if first in ("ambiguous_candidates", "vague_question"):
         return "clarify"  # two articles too close to call: independent of the answer threshold
     if confidence >= th["answer"]:
         return "answer"
@@ -116,3 +117,48 @@ def recent_decisions(
             stmt = stmt.where(Decision.channel_id == channel_id)
         stmt = stmt.order_by(col(Decision.id).desc()).limit(limit)
         return list(session.exec(stmt))
+
+
+def labelled_history(engine: Engine, days: int = 90) -> list[tuple[Decision, bool]]:
+    """Answered decisions with a member verdict: Helpful = right, Not helpful = wrong."""
+    from bot.models import Feedback
+
+    since = utcnow() - timedelta(days=days)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Decision, Feedback)
+            .join(Feedback, col(Feedback.decision_id) == col(Decision.id))
+            .where(col(Feedback.kind).in_(["helpful", "not_helpful"]))
+            .where(col(Decision.created_at) >= since)
+        )
+        return [(d, f.kind == "helpful") for d, f in rows]
+
+
+def calibrate_from_history(app: Any, target_wrong: float = 0.02, days: int = 90) -> dict[str, Any]:
+    """Pick the lowest answer threshold whose replayed wrong-answer rate stays within target."""
+    labelled = [(d, ok) for d, ok in labelled_history(app.engine, days) if threshold_dependent(d)]
+    current = app.settings.thresholds()
+    if len(labelled) < 20:
+        return {
+            "picked": None,
+            "labelled": len(labelled),
+            "message": "Need at least 20 answers with Helpful/Not helpful feedback to calibrate.",
+        }
+    trade_off = []
+    for step in range(30, 96):
+        answer = step / 100
+        th = {**current, "answer": answer, "clarify": min(current["clarify"], answer)}
+        answered = [(d, ok) for d, ok in labelled if replay_route(d, th) == "answer"]
+        wrong = sum(not ok for _, ok in answered)
+        trade_off.append(
+            {
+                "answer": answer,
+                "clarify": th["clarify"],
+                "answered": len(answered),
+                "answered_correct_rate": round((len(answered) - wrong) / len(labelled), 4),
+                "answered_wrong_rate": round(wrong / len(labelled), 4),
+            }
+        )
+    ok_rows = [r for r in trade_off if r["answered_wrong_rate"] <= target_wrong]
+    picked = min(ok_rows, key=lambda r: r["answer"]) if ok_rows else None
+    return {"picked": picked, "labelled": len(labelled), "trade_off": trade_off[::5]}

@@ -40,12 +40,12 @@ _EPS = 1e-6
 class _Linear:
     """A multinomial linear model as plain arrays, so inference skips sklearn's per-call overhead."""
 
-    weight: Any  # (n_classes, n_features) ndarray or sparse-friendly dense array
+    weight_t: np.ndarray  # (n_features, n_classes), C-contiguous: sparse @ it stays sub-millisecond
     bias: np.ndarray
 
     def proba(self, features: Any) -> np.ndarray:
         """Softmax probabilities for a (n, n_features) dense or sparse matrix."""
-        logits = np.asarray(features @ self.weight.T) + self.bias
+        logits = np.asarray(features @ self.weight_t) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         return logits / logits.sum(axis=1, keepdims=True)
@@ -55,17 +55,15 @@ def _fit_linear(features: Any, y: np.ndarray, n_classes: int, c: float) -> _Line
     """Fit an L2 logistic regression and return its weights in the multinomial layout."""
     from sklearn.linear_model import LogisticRegression
 
-    n_features = features.shape[1]
-    if n_classes < 2:
-        return _Linear(np.zeros((1, n_features), np.float32), np.zeros(1, np.float32))
-    model = LogisticRegression(C=c, max_iter=3000).fit(features, y)
-    weight = np.zeros((n_classes, n_features), np.float32)
+    weight = np.zeros((n_classes, features.shape[1]), np.float32)
     bias = np.zeros(n_classes, np.float32)
-    if n_classes == 2:  # sklearn keeps one row for binary problems: softmax([0, z]) == sigmoid(z)
-        weight[1], bias[1] = model.coef_[0], model.intercept_[0]
-    else:
-        weight[model.classes_], bias[model.classes_] = model.coef_, model.intercept_
-    return _Linear(weight, bias)
+    if n_classes >= 2:
+        model = LogisticRegression(C=c, max_iter=3000).fit(features, y)
+        if n_classes == 2:  # sklearn keeps one row for binary: softmax([0, z]) == sigmoid(z)
+            weight[1], bias[1] = model.coef_[0], model.intercept_[0]
+        else:
+            weight[model.classes_], bias[model.classes_] = model.coef_, model.intercept_
+    return _Linear(np.ascontiguousarray(weight.T), bias)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -307,9 +305,9 @@ class EmbeddingClassifier:
             np.savez_compressed(
                 handle,
                 meta=np.array(json.dumps(meta)),
-                embed_w=self._embed_model.weight,
+                embed_w=self._embed_model.weight_t,
                 embed_b=self._embed_model.bias,
-                text_w=self._text_model.weight,
+                text_w=self._text_model.weight_t,
                 text_b=self._text_model.bias,
                 idf=self._tfidf.idf_.astype(np.float32),
                 train_vectors=self._train_vectors,

@@ -134,11 +134,12 @@ def replay(outcomes: list[Outcome], thresholds: Thresholds) -> list[str]:
 
 def score(outcomes: list[Outcome], routes: list[str] | None = None) -> dict[str, Any]:
     """Counts and rates of answered_correct / answered_wrong / clarified / escalated."""
-    routes = routes or [o.route for o in outcomes]
+    replayed = routes is not None
+    routes = routes if replayed else [o.route for o in outcomes]
     counts = {"answered_correct": 0, "answered_wrong": 0, "clarified": 0, "escalated": 0}
     for o, route in zip(outcomes, routes, strict=True):
         if route == "answer":
-            top = o.answered_id if o.route == "answer" else _top_id(o)
+            top = _top_id(o) if replayed else o.answered_id
             counts["answered_correct" if top and top in o.gold else "answered_wrong"] += 1
         elif route == "clarify":
             counts["clarified"] += 1
