@@ -139,6 +139,22 @@ def cmd_kb(args: argparse.Namespace) -> int:
             for hit in app.kb.search(args.text, k=args.k):
                 print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
             return 0
+        if args.kb_cmd == "hygiene":
+            from knowledge.hygiene import find_contradictions, find_near_duplicates, find_stale
+
+            report = {
+                "near_duplicates": [vars(x) for x in find_near_duplicates(app.kb)],
+                "contradictions": [vars(x) for x in find_contradictions(app.kb)],
+                "stale": [vars(x) for x in find_stale(app.kb, days=args.days)],
+            }
+            if args.json:
+                _print_json(report)
+            else:
+                for kind, rows in report.items():
+                    print(f"{kind.replace('_', ' ')}: {len(rows)}")
+                    for row in rows:
+                        print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+            return 0
         if args.kb_cmd == "reindex":
             with progress_bar("Reindexing") as progress:
                 app.kb.reindex(progress=progress)
@@ -272,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("text")
     q.add_argument("-k", type=int, default=5)
     kb.add_parser("reindex", help="rebuild the LanceDB index from SQL")
+    q = kb.add_parser("hygiene", help="near-duplicates, contradictions and stale articles")
+    q.add_argument("--days", type=int, default=180, help="stale after this many days")
+    q.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_kb)
 
     p = sub.add_parser("scope", help="issue types and out-of-scope topics")

@@ -101,3 +101,10 @@ def test_demo_runs_a_scripted_session(home: Path, tmp_path: Path) -> None:
     assert "route=escalate" in out and "ticket #" in out
     assert "internal note, not sent" in out
     assert "resolved" in out
+
+
+def test_kb_hygiene_reports_as_json(home: Path) -> None:
+    run = deskhand(home, "kb", "hygiene", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert set(data) == {"near_duplicates", "contradictions", "stale"}
