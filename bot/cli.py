@@ -36,8 +36,14 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
 def _app() -> Any:
     from bot.app import get_app
 
-    with err.status("Loading the knowledge base and models…"):
-        return get_app()
+    try:
+        with err.status("Loading the knowledge base and models…"):
+            return get_app()
+    except Exception as exc:
+        if type(exc).__name__ != "LlmSetupError":
+            raise
+        err.print(f"[red]{exc}[/]")
+        raise SystemExit(2) from exc
 
 
 def _print_json(data: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -312,15 +313,19 @@ class SupportService:
         since = utcnow() - timedelta(days=int(self.settings.get("repeat_window_days") or 7))
         with Session(self.engine) as session:
             rows = session.exec(
-                select(Conversation.issue_type)
+                select(Conversation.issue_type, Conversation.status)
                 .where(
-                    Conversation.member_id == conv.member_id, Conversation.platform == conv.platform
+                    Conversation.member_id == conv.member_id,
+                    Conversation.platform == conv.platform,
                 )
                 .where(Conversation.id != conv.id, Conversation.issue_type != "")
                 .where(col(Conversation.status).in_(["answered", "escalated"]))
                 .where(col(Conversation.updated_at) >= since)
-            )
-            unresolved = set(rows)
+            ).all()
+            # an open ticket is unresolved; an unconfirmed answer only after the second return
+            answered = Counter(issue for issue, status in rows if status == "answered")
+            unresolved = {issue for issue, status in rows if status == "escalated"}
+            unresolved |= {issue for issue, count in answered.items() if count >= 2}
             not_helpful = session.exec(
                 select(Conversation.issue_type)
                 .join(Feedback, col(Feedback.conversation_id) == col(Conversation.id))

@@ -29,7 +29,7 @@ import numpy as np
 from graph.interfaces import Classification, Embedder
 
 OUT_OF_SCOPE = "out_of_scope"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: weights stored transposed (n_features, n_classes)
 DEFAULT_THRESHOLD = 0.5
 MIN_OOS_TO_TUNE = 20
 MIN_THRESHOLD = 0.3  # below a 30 % chance of being right we never answer, tuned or not
@@ -233,7 +233,9 @@ class EmbeddingClassifier:
         conf = self._calibrated(raw.scores)
         return [self._decide(raw, conf, row) for row in range(len(texts))]
 
-    def confidences(self, texts: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def confidences(
+        self, texts: list[str], vectors: np.ndarray | None = None
+    ) -> tuple[list[str], np.ndarray]:
         """Best in-scope label and calibrated confidence per text (-1 when an OOS class wins)."""
         self._require_fitted()
         raw = self._raw(texts, self._vectors(texts, vectors))
@@ -250,7 +252,16 @@ class EmbeddingClassifier:
         )
         best = int(raw.top[row])
         confidence = float(conf[row, best])
-        if raw.oos_wins[row] or confidence < self.oos_threshold:
+        if raw.oos_wins[row]:  # an explicit out-of-scope topic won: name it
+            label = self.labels[int(raw.winner[row])]
+            return Classification(
+                OUT_OF_SCOPE,
+                round(float(raw.winner_proba[row]), 4),
+                False,
+                alternatives,
+                out_of_scope_label=label,
+            )
+        if confidence < self.oos_threshold:
             return Classification(OUT_OF_SCOPE, round(1.0 - confidence, 4), False, alternatives)
         return Classification(self.labels[best], round(confidence, 4), True, alternatives)
 
@@ -263,7 +274,9 @@ class EmbeddingClassifier:
         scores = np.where(self._in_scope_mask, proba * np.clip(nearest, 0.0, 1.0), -1.0)
         top = scores.argmax(axis=1)  # out-of-scope columns score -1: the best in-scope label
         oos_wins = ~self._in_scope_mask[proba.argmax(axis=1)]
-        return _Raw(scores, top, scores[np.arange(len(top)), top], oos_wins)
+        winner = proba.argmax(axis=1)
+        winner_proba = proba[np.arange(len(winner)), winner]
+        return _Raw(scores, top, scores[np.arange(len(top)), top], oos_wins, winner, winner_proba)
 
     def _nearest_cosine(self, vectors: np.ndarray) -> np.ndarray:
         """Cosine to the closest training example of every label (0 for out-of-scope labels)."""
@@ -359,6 +372,8 @@ class _Raw:
     top: np.ndarray
     top_score: np.ndarray
     oos_wins: np.ndarray
+    winner: np.ndarray  # argmax over all labels, out-of-scope classes included
+    winner_proba: np.ndarray
 
 
 def _fit_platt(scores: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
@@ -367,7 +382,7 @@ def _fit_platt(scores: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
 
     if correct.all() or not correct.any():
         return (1.0, 0.0)
-    model = LogisticRegression(C=1e4, max_iter=1000).fit(_logit(scores)[:, None], correct)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(_logit(scores)[:, None], correct)
     slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
     return (slope, intercept) if slope > 0 else (1.0, 0.0)
 

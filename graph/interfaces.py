@@ -31,6 +31,7 @@ class Classification:
     confidence: float
     in_scope: bool
     alternatives: tuple[tuple[str, float], ...] = ()
+    out_of_scope_label: str = ""  # the explicit out-of-scope topic that won, if one did
 
 
 @dataclass(frozen=True)

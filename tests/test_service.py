@@ -239,3 +239,25 @@ def test_shadow_mode_records_but_opens_no_ticket(app) -> None:
     with Session(app.engine) as s:
         assert s.get(Decision, reply.decision_id).shadow
         assert not list(s.exec(select(Ticket)))
+
+
+def test_repeat_contact_about_an_unresolved_issue_escalates(app) -> None:
+    first = ask(app, "how do I reset my password", thread="rep-1", user="rep")
+    assert first.route == "answer"
+    app.service.handle_action(
+        "console:help:rep-1", "not_helpful", "", Member("rep", "Ana"), "console"
+    )
+    again = ask(
+        app, "I still can't reset my password, the link doesn't work", thread="rep-2", user="rep"
+    )
+    assert again.route == "escalate"
+    assert "repeat_contact" in again.reasons
+    other_member = ask(app, "how do I reset my password", thread="rep-3", user="someone-else")
+    assert other_member.route == "answer"
+
+
+def test_explicit_out_of_scope_topic_is_never_answered(shared_app) -> None:
+    reply = ask(shared_app, "which stocks should I buy this year to get rich?")
+    assert reply.route == "escalate"
+    assert reply.reasons[0] in ("out_of_scope", "low_confidence")
+    assert reply.issue_type == "out_of_scope"

@@ -23,17 +23,12 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
     if deps.classifier is not None and text:
         result = deps.classifier.classify(text)
         entry = deps.scope.get(result.issue_type)
-        guess = result.issue_type
-        if not result.in_scope and result.alternatives:
-            guess = result.alternatives[0][0]
-        guess_entry = deps.scope.get(guess)
         classification = {
             "issue_type": result.issue_type,
             "confidence": round(float(result.confidence), 4),
             "in_scope": result.in_scope,
             "alternatives": [list(a) for a in result.alternatives],
-            "out_of_scope_topic": bool(guess_entry and not guess_entry.in_scope),
-            "topic_guess": guess,
+            "out_of_scope_topic": result.out_of_scope_label,
             "handoff": bool(entry and entry.handoff and result.in_scope),
             "team": (entry.team if entry else "") or "support",
         }
