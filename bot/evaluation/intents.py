@@ -132,11 +132,37 @@ def score_classifier(
     )
     best = _pick_from_arrays(confidence, np.array(labels) == truth, truth == OOS, recall_target)
     figures["sweep"] = _sweep_points(candidates, accuracy, recall)
+    predicted = np.where(confidence < classifier.oos_threshold, OOS, np.array(labels))
+    figures["worst_intents"] = worst_intents(truth, predicted)
     figures["val_tuned"] = {
         "note": "threshold picked on this same test file: optimistic",
         **_figures(truth, np.array(labels), confidence, best),
     }
     return figures
+
+
+def worst_intents(truth: np.ndarray, predicted: np.ndarray, top: int = 10) -> list[dict[str, Any]]:
+    """The lowest-F1 intents and what they were most often mistaken for (confusion summary)."""
+    from collections import Counter
+
+    from sklearn.metrics import f1_score
+
+    names = sorted(set(truth))
+    scores = f1_score(truth, predicted, labels=names, average=None, zero_division=0)
+    rows = []
+    for index in np.argsort(scores)[:top]:
+        name = names[index]
+        wrong = Counter(predicted[(truth == name) & (predicted != name)])
+        confused, count = wrong.most_common(1)[0] if wrong else ("", 0)
+        rows.append(
+            {
+                "intent": name,
+                "f1": round(float(scores[index]), 4),
+                "confused_with": confused,
+                "count": int(count),
+            }
+        )
+    return rows
 
 
 def _figures(

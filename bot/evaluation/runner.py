@@ -24,13 +24,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(name)
         p.add_argument("--json", action="store_true")
         p.add_argument("--quiet", action="store_true")
-        p.add_argument("--limit", type=int, default=None, help="only the first N test items")
         p.add_argument("--report-dir", default="reports")
         if name in ("intents", "learning-curve"):
             p.add_argument("--train", help="train JSONL {text, intent} (default: CLINC150 train)")
             p.add_argument("--test", help="test JSONL (default: CLINC150 val)")
             p.add_argument("--threshold", type=float, default=None)
+            p.add_argument("--cache", default=None, help="cache embeddings in this .npz file")
         else:
+            p.add_argument("--limit", type=int, default=None, help="only the first N queries")
             p.add_argument("--faq", help="FAQ JSONL {id, question, answer} (default: CovidFAQ)")
             p.add_argument("--queries", help="queries JSONL {text, faq_ids} (default: CovidFAQ)")
         if name == "decisions":
@@ -65,8 +66,7 @@ def eval_intents(args: argparse.Namespace, progress: Callable, out_dir: Path) ->
         _default(args.train, "clinc150", "train.jsonl"),
         _default(args.test, "clinc150", "val.jsonl"),
         threshold=args.threshold,
-        progress=progress,
-        limit=args.limit,
+        cache_path=args.cache,
     )
     images: dict[str, Path] = {}
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,122 @@
+"""The evaluation suite through the CLI on small slices: JSON keys, reports and plots exist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import deskhand
+
+
+@pytest.fixture
+def slices(tmp_path: Path, datasets: Path) -> dict[str, Path]:
+    """Small slices of the shared datasets, written to tmp (never into the repo)."""
+    train = [
+        json.loads(x) for x in (datasets / "clinc150" / "train.jsonl").read_text().splitlines()
+    ]
+    val = [json.loads(x) for x in (datasets / "clinc150" / "val.jsonl").read_text().splitlines()]
+    keep = sorted({r["intent"] for r in train if r["intent"] != "oos"})[:8] + ["oos"]
+    out = {
+        "train": tmp_path / "train.jsonl",
+        "val": tmp_path / "val.jsonl",
+        "oos": tmp_path / "oos.jsonl",
+    }
+    out["train"].write_text("\n".join(json.dumps(r) for r in train if r["intent"] in keep))
+    out["val"].write_text("\n".join(json.dumps(r) for r in val if r["intent"] in keep))
+    out["oos"].write_text("\n".join(json.dumps(r) for r in val if r["intent"] == "oos"))
+    return out
+
+
+def test_eval_intents_json_and_report(tmp_path: Path, slices: dict[str, Path]) -> None:
+    run = deskhand(
+        tmp_path / "home",
+        "eval",
+        "intents",
+        "--train",
+        str(slices["train"]),
+        "--test",
+        str(slices["val"]),
+        "--json",
+        "--quiet",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    for key in (
+        "n",
+        "in_scope_accuracy",
+        "oos_recall",
+        "oos_precision",
+        "macro_f1",
+        "threshold",
+        "p50_ms",
+        "p95_ms",
+    ):
+        assert key in data
+    assert data["in_scope_accuracy"] > 0.85
+    assert (tmp_path / "r" / "intents.md").exists()
+    assert (tmp_path / "r" / "intents_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_retrieval_and_decisions_json(
+    tmp_path: Path, slices: dict[str, Path], datasets: Path
+) -> None:
+    faq, queries = datasets / "covidfaq" / "faq.jsonl", datasets / "covidfaq" / "queries.jsonl"
+    run = deskhand(
+        tmp_path / "home",
+        "eval",
+        "retrieval",
+        "--faq",
+        str(faq),
+        "--queries",
+        str(queries),
+        "--limit",
+        "60",
+        "--json",
+        "--quiet",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {"n", "mrr", "hit_at_1", "hit_at_5", "p50_ms", "p95_ms"} <= data.keys()
+    assert data["n"] == 60 and data["mrr"] > 0.6
+    run = deskhand(
+        tmp_path / "home",
+        "eval",
+        "decisions",
+        "--faq",
+        str(faq),
+        "--queries",
+        str(queries),
+        "--oos",
+        str(slices["oos"]),
+        "--limit",
+        "60",
+        "--split",
+        "all",
+        "--json",
+        "--quiet",
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    for key in (
+        "n",
+        "answered_correct",
+        "answered_wrong",
+        "clarified",
+        "escalated",
+        "answered_wrong_rate",
+    ):
+        assert key in data
+    assert (
+        data["n"]
+        == data["answered_correct"] + data["answered_wrong"] + data["clarified"] + data["escalated"]
+    )
+    assert data["oos_answered"] == 0
+    assert (tmp_path / "r" / "decisions_precision_coverage.png").exists()
