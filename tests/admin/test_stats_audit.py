@@ -12,6 +12,7 @@ from PIL import Image
 from admin_commands import run_command
 from bot.contracts import Member
 from bot.stats import compute_stats, stats_report
+from graph.state import DEFAULT_THRESHOLDS
 from knowledge.models import utcnow
 from tests.admin.conftest import ADMIN, STAFF, ask
 
@@ -108,7 +109,8 @@ def test_stats_window_excludes_old_activity(app) -> None:
 
 
 def test_audit_shows_who_and_before_after_and_undo(app) -> None:
-    assert run_command(app, ADMIN, "threshold set answer 0.7").ok
+    default = DEFAULT_THRESHOLDS["answer"]
+    assert run_command(app, ADMIN, "threshold set answer 0.8").ok
     assert run_command(app, ADMIN, "persona set tone formal").ok
     result = run_command(app, ADMIN, "audit 5")
     assert result.ok
@@ -118,21 +120,22 @@ def test_audit_shows_who_and_before_after_and_undo(app) -> None:
     assert persona_row[2].startswith("slack:UADMIN") and persona_row[3] == "set persona"
     assert persona_row[5] == "tone: friendly → formal"
     assert threshold_row[3] == "set thresholds"
-    assert threshold_row[5] == "answer: 0.62 → 0.7"
+    assert threshold_row[5] == f"answer: {default} → 0.8"
 
     undo = run_command(app, ADMIN, f"audit undo {threshold_row[0]}")
     assert undo.ok, undo.text
-    assert app.settings.thresholds()["answer"] == 0.62
+    assert app.settings.thresholds()["answer"] == default
     assert not run_command(app, ADMIN, f"audit undo {threshold_row[0]}").ok
 
 
 def test_undo_refuses_when_the_setting_changed_since(app) -> None:
-    assert run_command(app, ADMIN, "threshold set answer 0.7").ok
+    default = DEFAULT_THRESHOLDS["answer"]
+    assert run_command(app, ADMIN, "threshold set answer 0.75").ok
     first = run_command(app, ADMIN, "audit 1").table[1][0]
     assert run_command(app, ADMIN, "threshold set answer 0.8").ok
     refused = run_command(app, ADMIN, f"audit undo {first}")
     assert not refused.ok and "changed since" in refused.text
     assert app.settings.thresholds()["answer"] == 0.8
     forced = run_command(app, ADMIN, f"audit undo {first} --force")
-    assert forced.ok and app.settings.thresholds()["answer"] == 0.62
+    assert forced.ok and app.settings.thresholds()["answer"] == default
     assert not run_command(app, ADMIN, "audit undo 999999").ok
