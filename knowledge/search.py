@@ -7,6 +7,7 @@ b = 0.7 * s(bm25 title) + 0.1 * s(bm25 body), s(x) = x / (x + 6). Weighted fusio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class Weights:
     body_text: float = 0.1  # lexical boost from matching a body passage
     bm25_half: float = 6.0  # BM25 value that earns half of a boost (saturation bm25/(bm25+h))
     pool: int = 64  # chunks fetched from each search before aggregation
+    lead_bonus: float = 0.1  # the first body passage usually holds the direct answer
+    overlap_bonus: float = 0.1  # passages sharing the question's words are better to quote
 
 
 @dataclass
@@ -41,6 +44,18 @@ class _Agg:
     best_body: dict[str, Any] | None = None
     best_body_key: float = -9.0
     any_row: dict[str, Any] = field(default_factory=dict)
+
+
+_STOP = frozenset(
+    "a an the and or but if to of in on for with at by from is are was were be been it this that "  # noqa: SIM905
+    "i you we my your our me do does did how what why when where can could would should will "
+    "please not my".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    """Lower-cased content words (stems by crude prefix) for passage overlap."""
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
 
 
 class HybridRetriever:
@@ -63,7 +78,7 @@ class HybridRetriever:
         vec = self.embed(text) if vector is None else vector
         pool = max(self.weights.pool, 8 * k)
         aggs = self._aggregate(
-            self.index.search_vector(vec, pool), self.index.search_text(text, pool)
+            self.index.search_vector(vec, pool), self.index.search_text(text, pool), text
         )
         scored = sorted(
             ((self._scores(agg), aid, agg) for aid, agg in aggs.items()),
@@ -72,10 +87,11 @@ class HybridRetriever:
         return [self._hit(aid, agg, scores) for scores, aid, agg in scored[:k]]
 
     def _aggregate(
-        self, vec_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]]
+        self, vec_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], query: str = ""
     ) -> dict[int, _Agg]:
-        """Collect the best title/body cosine and BM25 per article."""
+        """Collect the best title/body cosine and BM25 per article, and the passage to quote."""
         aggs: dict[int, _Agg] = {}
+        terms = _words(query)
         floor = min((r["cosine"] for r in vec_rows), default=0.0)
         for row in vec_rows:
             agg = aggs.setdefault(row["article_id"], _Agg(any_row=row))
@@ -84,8 +100,9 @@ class HybridRetriever:
                 agg.title_cos = cos
             else:
                 agg.body_cos = cos if agg.body_cos is None else max(agg.body_cos, cos)
-                if cos > agg.best_body_key:
-                    agg.best_body, agg.best_body_key = row, cos
+                key = cos + self._passage_bonus(row, terms)
+                if key > agg.best_body_key:  # which passage to quote; scores are unaffected
+                    agg.best_body, agg.best_body_key = row, key
         for row in text_rows:
             agg = aggs.setdefault(row["article_id"], _Agg(any_row=row))
             if is_title_chunk(row["chunk_id"]):
@@ -98,6 +115,14 @@ class HybridRetriever:
             agg.title_cos = floor if agg.title_cos is None else agg.title_cos
             agg.body_cos = floor if agg.body_cos is None else agg.body_cos
         return aggs
+
+    def _passage_bonus(self, row: dict[str, Any], terms: set[str]) -> float:
+        """Prefer the lead passage and passages whose body uses the question's own words."""
+        bonus = self.weights.lead_bonus if row["chunk_id"].endswith(":1") else 0.0
+        if terms:
+            body = row["text"][len(row.get("title", "")) :]
+            bonus += self.weights.overlap_bonus * len(terms & _words(body)) / len(terms)
+        return bonus
 
     def _scores(self, agg: _Agg) -> tuple[float, float, float]:
         """(score, vector score, text score) of one article's evidence."""
