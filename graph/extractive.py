@@ -114,7 +114,9 @@ class ExtractiveSummariser:
         member_lines = [
             t["text"] for t in transcript if t.get("role") == "member" and t.get("text")
         ]
-        bot_turns = [t for t in transcript if t.get("role") == "bot"]
+        bot_turns = [
+            t for t in transcript if t.get("role") == "bot" and t.get("route") != "escalate"
+        ]
         first = member_lines[0] if member_lines else "(no text)"
         first = first if len(first) <= 200 else first[:199] + "…"
         tried = (

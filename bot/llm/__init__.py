@@ -5,7 +5,7 @@ per answered message.
 """
 
 from bot.llm.answerer import LlmAnswerer, check_answer
-from bot.llm.assist import record_assist_use, suggest_reply
+from bot.llm.assist import classify_staff_reply, record_assist_use, suggest_reply
 from bot.llm.clarifier import LlmClarifier
 from bot.llm.handoff import HandoffNotes, LlmHandoffAnalyst, LlmSummariser, heuristic_card
 from bot.llm.recorder import LlmRecorder
@@ -22,6 +22,7 @@ __all__ = [
     "LlmSummariser",
     "build_chat_model",
     "check_answer",
+    "classify_staff_reply",
     "enable_llm",
     "heuristic_card",
     "record_assist_use",

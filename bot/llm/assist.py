@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from sqlmodel import Session
@@ -111,3 +112,26 @@ def _merge_extra(app: Any, ticket_id: int, update: dict[str, Any]) -> dict[str, 
         session.add(ticket)
         session.commit()
         return extra
+
+
+def classify_staff_reply(app: Any, ticket_id: int, staff_text: str) -> str | None:
+    """After a suggestion, was the staff's own reply an edit of it or a fresh one? None if no draft.
+
+    Records the verdict (once per ticket) so CSAT can be compared by how much AI was used.
+    """
+    with Session(app.engine) as session:
+        ticket = session.get(Ticket, ticket_id)
+        extra = json.loads(ticket.extra or "{}") if ticket else {}
+    suggestion = (extra.get("suggested_reply") or {}).get("text", "")
+    if not suggestion or "assist" in extra:
+        return None
+    drafted, written = _word_set(suggestion), _word_set(staff_text)
+    overlap = len(drafted & written) / max(1, len(written))
+    used = "edited" if overlap >= 0.5 else "ignored"
+    record_assist_use(app, ticket_id, used, final_text=staff_text)
+    return used
+
+
+def _word_set(text: str) -> set[str]:
+    """Lower-cased words, for comparing a staff reply with the draft."""
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
