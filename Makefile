@@ -33,7 +33,9 @@ bench: $(STAMP)
 	$(BIN)/deskhand bench
 
 eval: $(STAMP)
-	$(BIN)/deskhand eval all
+	$(BIN)/deskhand eval intents
+	$(BIN)/deskhand eval retrieval
+	$(BIN)/deskhand eval decisions
 
 clean:
 	rm -rf $(VENV) .deskhand
