@@ -115,6 +115,12 @@ class DeskhandBot(discord.Client):
         """A staff button on a ticket card."""
         await staff.staff_action(self, interaction, action, ticket_id)
 
+    async def assist_action(
+        self, interaction: discord.Interaction, action: str, ticket_id: int
+    ) -> None:
+        """Send as is / Ignore on a suggested reply."""
+        await staff.assist_action(self, interaction, action, ticket_id)
+
     async def rate_action(
         self, interaction: discord.Interaction, ticket_id: int, rating: int
     ) -> None:

@@ -112,12 +112,17 @@ def link_text(text: str) -> str:
 
 def citation_embed(reply: Reply) -> discord.Embed | None:
     """Sources as an embed of links, so answers stay short and verifiable."""
-    if not reply.citations:
+    return sources_embed([(cite.title, cite.url) for cite in reply.citations])
+
+
+def sources_embed(citations: list[tuple[str | None, str | None]]) -> discord.Embed | None:
+    """(title, url) pairs as a numbered embed of links; None when there are none."""
+    if not citations:
         return None
     lines = []
-    for n, cite in enumerate(reply.citations[:10], 1):
-        title = link_text(clip(cite.title or cite.url or "Article", 120))
-        lines.append(f"{n}. [{title}]({cite.url})" if cite.url else f"{n}. {title}")
+    for n, (title_text, url) in enumerate(citations[:10], 1):
+        title = link_text(clip(title_text or url or "Article", 120))
+        lines.append(f"{n}. [{title}]({url})" if url else f"{n}. {title}")
     embed = discord.Embed(
         title="Sources", description="\n".join(lines)[:EMBED_DESCRIPTION_LIMIT], colour=BRAND
     )
@@ -224,6 +229,23 @@ def staff_relay_text(name: str, text: str) -> str:
 def member_relay_text(name: str, text: str) -> str:
     """A member follow-up as staff see it in the ticket thread."""
     return f"**{name} (member):** {text}"
+
+
+SUGGESTION_HEADER = "**Suggested reply (not sent yet)**"
+
+
+def suggestion_chunks(text: str) -> list[str]:
+    """The suggested reply as staff see it in the ticket thread, split to Discord's limit."""
+    return split_message(f"{SUGGESTION_HEADER}\n\n{text}")
+
+
+def suggestion_outcome_text(action: str, staff_id: str | int, text: str) -> str:
+    """The suggestion message once handled: who sent or ignored it (buttons removed)."""
+    if action == "send":
+        header = f"**Suggested reply — sent to the member by <@{staff_id}>**"
+    else:
+        header = f"**Suggested reply — ignored by <@{staff_id}>**"
+    return f"{header}\n\n{clip(text, MESSAGE_LIMIT - len(header) - 2)}"
 
 
 RATING_PROMPT = (

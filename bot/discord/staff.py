@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ import discord
 from bot.desk import DeskError, ticket_view
 from bot.discord import render, views
 from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
+from bot.llm import assist
 
 if TYPE_CHECKING:
     from bot.contracts import Reply
@@ -69,11 +71,41 @@ async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool =
             text = "**Transcript**\n" + render.transcript_text(view.get("transcript") or [])
             for chunk in render.split_message(text):
                 await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
+        await post_suggestion(bot, ticket_id, thread)
 
     if raise_errors:
         await deliver()
         return True
     return await guarded(bot, "escalation_card", {"ticket_id": ticket_id}, deliver)
+
+
+async def post_suggestion(bot: DeskhandBot, ticket_id: int, thread: Any) -> bool:
+    """Agent assist: a drafted reply with sources and Send as is / Ignore, never sent on its own.
+
+    Best effort: a failing draft or send is logged and never blocks or loses the card.
+    """
+    try:
+        suggestion = await asyncio.to_thread(assist.suggest_reply, bot.app, ticket_id)
+        text = str(suggestion.get("text") or "").strip()
+        if not text:
+            return False
+        chunks = render.suggestion_chunks(text)
+        embed = render.sources_embed(
+            [(c.get("title"), c.get("url")) for c in suggestion.get("citations") or []]
+        )
+        for chunk in chunks[:-1]:
+            await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
+        kwargs: dict[str, Any] = {"embed": embed} if embed else {}
+        await thread.send(
+            chunks[-1],
+            view=views.assist_view(ticket_id),
+            allowed_mentions=render.NO_MENTIONS,
+            **kwargs,
+        )
+        return True
+    except Exception:
+        log.exception("ticket %s: could not post the suggested reply", ticket_id)
+        return False
 
 
 async def send_to_staff_thread(bot: DeskhandBot, ticket_id: int, text: str) -> None:
@@ -125,6 +157,15 @@ async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: A
         except discord.HTTPException:
             log.info("could not mark note %s", message.id)
         return
+    await relay_to_member(bot, ticket, relay)
+    try:
+        await asyncio.to_thread(assist.classify_staff_reply, bot.app, int(ticket.id), text)
+    except Exception:
+        log.exception("ticket %s: could not classify the staff reply", ticket.id)
+
+
+async def relay_to_member(bot: DeskhandBot, ticket: Any, relay: Any) -> None:
+    """A public staff message to the member thread, under the staff member's name."""
     member = ticket_view(ticket).get("member") or {}
     await post_chunks(
         bot,
@@ -133,6 +174,61 @@ async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: A
         mention=member.get("user_id"),
         kind="relay_to_member",
     )
+
+
+def suggested_text(ticket: Any) -> tuple[str, bool]:
+    """The stored draft of a ticket, and whether staff already sent, edited or ignored one."""
+    extra = json.loads(ticket.extra or "{}")
+    draft = (extra.get("suggested_reply") or {}).get("text") or ""
+    return str(draft), "assist" in extra
+
+
+async def assist_action(
+    bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
+) -> None:
+    """Send as is (relay the draft like a staff message) or Ignore, on a suggested reply."""
+    if not can_staff(bot, interaction):
+        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+        return
+    await interaction.response.defer()
+    staff_id = str(interaction.user.id)
+    try:
+        ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+        text, handled = suggested_text(ticket)
+        if handled:
+            await interaction.followup.send("This suggestion was already handled.", ephemeral=True)
+            return
+        if action == "send":
+            if not text:
+                await interaction.followup.send("There is no suggestion to send.", ephemeral=True)
+                return
+            relay = await asyncio.to_thread(
+                bot.app.desk.staff_message,
+                ticket_id,
+                staff_id,
+                interaction.user.display_name,
+                text,
+            )
+            if not relay.internal:
+                await relay_to_member(bot, ticket, relay)
+            await asyncio.to_thread(
+                assist.record_assist_use, bot.app, ticket_id, "sent", staff_id, text
+            )
+        else:
+            await asyncio.to_thread(
+                assist.record_assist_use, bot.app, ticket_id, "ignored", staff_id
+            )
+    except (DeskError, ValueError) as exc:
+        await interaction.followup.send(str(exc), ephemeral=True)
+        return
+    try:
+        await interaction.edit_original_response(
+            content=render.suggestion_outcome_text(action, staff_id, text),
+            view=None,
+            allowed_mentions=render.NO_MENTIONS,
+        )
+    except discord.HTTPException:
+        log.warning("could not update the suggestion of ticket %s", ticket_id)
 
 
 async def post_shadow(bot: DeskhandBot, reply: Reply, source: discord.Message | None) -> None:
@@ -225,4 +321,11 @@ async def rate_action(
     )
 
 
-__all__ = ["PLATFORM", "NotReady", "open_escalation", "staff_action", "rate_action"]
+__all__ = [
+    "PLATFORM",
+    "NotReady",
+    "assist_action",
+    "open_escalation",
+    "rate_action",
+    "staff_action",
+]

@@ -15,6 +15,7 @@ MEMBER_TEMPLATE = (
 )
 STAFF_TEMPLATE = r"deskhand:(?P<action>claim|resolve|handback):(?P<ticket>\d+)"
 RATE_TEMPLATE = r"deskhand:rate:(?P<ticket>\d+):(?P<n>[1-5])"
+ASSIST_TEMPLATE = r"deskhand:assist_(?P<action>send|ignore):(?P<ticket>\d+)"
 
 MEMBER_STYLES = {
     "helpful": discord.ButtonStyle.success,
@@ -26,6 +27,10 @@ STAFF_BUTTONS = (
     ("claim", "Claim", discord.ButtonStyle.primary),
     ("resolve", "Resolve", discord.ButtonStyle.success),
     ("handback", "Hand back to the bot", discord.ButtonStyle.secondary),
+)
+ASSIST_BUTTONS = (
+    ("send", "Send as is", discord.ButtonStyle.success),
+    ("ignore", "Ignore", discord.ButtonStyle.secondary),
 )
 
 
@@ -123,7 +128,33 @@ class RateAction(discord.ui.DynamicItem[discord.ui.Button], template=RATE_TEMPLA
         )
 
 
-DYNAMIC_ITEMS = (MemberAction, StaffAction, RateAction)
+class AssistAction(discord.ui.DynamicItem[discord.ui.Button], template=ASSIST_TEMPLATE):
+    """Send as is / Ignore on a suggested reply in a ticket's staff thread."""
+
+    def __init__(self, action: str, ticket_id: int) -> None:
+        label, style = next((lbl, sty) for act, lbl, sty in ASSIST_BUTTONS if act == action)
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=style, custom_id=f"deskhand:assist_{action}:{ticket_id}"
+            )
+        )
+        self.action, self.ticket_id = action, ticket_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AssistAction:
+        """Rebuild from the id."""
+        return cls(match["action"], int(match["ticket"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the press to the bot."""
+        await interaction.client.assist_action(  # type: ignore[attr-defined]
+            interaction, self.action, self.ticket_id
+        )
+
+
+DYNAMIC_ITEMS = (MemberAction, StaffAction, RateAction, AssistAction)
 
 
 def member_view(buttons: list[Button], conversation_id: int | None) -> discord.ui.View | None:
@@ -160,4 +191,12 @@ def rating_view(ticket_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for n in range(1, 6):
         view.add_item(RateAction(ticket_id, n))
+    return view
+
+
+def assist_view(ticket_id: int) -> discord.ui.View:
+    """Send as is / Ignore for a suggested reply."""
+    view = discord.ui.View(timeout=None)
+    for action, _, _ in ASSIST_BUTTONS:
+        view.add_item(AssistAction(action, ticket_id))
     return view

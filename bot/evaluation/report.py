@@ -15,11 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 def precision_coverage_png(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     """Precision of answers against coverage as the answer threshold moves."""
     best: dict[float, dict[str, Any]] = {}
-    for row in rows:  # one point per answer threshold: the clarify value with most correct answers
-        if (
-            row["answer"] not in best
-            or row["answered_correct"] > best[row["answer"]]["answered_correct"]
-        ):
+    for row in rows:  # one point per answer threshold, clarify held at min(answer, 0.45)
+        target = min(row["answer"], 0.45)
+        held = best.get(row["answer"])
+        if held is None or abs(row["clarify"] - target) < abs(held["clarify"] - target):
             best[row["answer"]] = row
     points = sorted(best.values(), key=lambda r: r["answer"])
     coverage = [(r["answered_correct"] + r["answered_wrong"]) / max(r["n"], 1) for r in points]
