@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,9 +12,11 @@ from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.desk import DeskError
+from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Conversation, Message
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
+    ASSIST_ACTIONS,
     MEMBER_ACTIONS,
     STAFF_ACTIONS,
     parse_action_id,
@@ -23,7 +26,7 @@ from bot.slack.render import (
     render_shadow,
     strip_actions,
 )
-from bot.slack.text import escape, mentions, to_plain
+from bot.slack.text import escape, mentions, safe_mrkdwn, to_plain
 from bot.slack.workers import KeyedLocks, TtlSet, WorkPool
 from knowledge.errors import KnowledgeError
 
@@ -210,6 +213,11 @@ class SlackAdapter(SlackDelivery):
             return
         if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, raw, name):
             self.react(event["channel"], event["ts"], "outbox_tray")
+        try:
+            with self.locks.get(f"assist:{ticket_id}"):
+                classify_staff_reply(self.app, ticket_id, to_plain(raw))
+        except Exception:
+            log.exception("could not record assist use for ticket %s", ticket_id)
         self.refresh_card(ticket_id)
 
     # ---- buttons -----------------------------------------------------------------------------
@@ -220,6 +228,8 @@ class SlackAdapter(SlackDelivery):
             self.member_action(body, action, name)
         elif name in STAFF_ACTIONS:
             self.staff_action(body, action, name)
+        elif name in ASSIST_ACTIONS:
+            self.assist_action(body, action, name)
         elif name == "rate":
             self.rate_action(body, action)
         else:
@@ -305,6 +315,51 @@ class SlackAdapter(SlackDelivery):
         elif name == "handback":
             text = "The team handed this back to me. Ask me anything else right here in the thread."
             self.post_or_park(member_channel, text, member_thread)
+
+    def assist_action(self, body: dict, action: dict, name: str) -> None:
+        """Send as is / Ignore on an agent-assist suggestion in the staff thread."""
+        user, channel, ts, _ = self._where(body)
+        if not self.is_staff(user):
+            self.ephemeral(channel, user, "Only staff can work escalations.")
+            return
+        try:
+            ticket_id = int(action.get("value") or 0)
+        except ValueError:
+            self.ephemeral(channel, user, "That suggestion is not linked to a ticket.")
+            return
+        with self.locks.get(f"assist:{ticket_id}"):
+            try:
+                ticket = self.app.desk.get(ticket_id)
+            except DeskError as err:
+                self.ephemeral(channel, user, escape(str(err)))
+                return
+            extra = json.loads(ticket.extra or "{}")
+            done = (extra.get("assist") or {}).get("used")
+            if done:
+                self.ephemeral(channel, user, f"This suggestion was already marked {done}.")
+                self._mark_used(body, channel, ts, f":information_source: Already marked {done}.")
+                return
+            if name == "assist_ignore":
+                record_assist_use(self.app, ticket_id, "ignored", user)
+                self._mark_used(body, channel, ts, f":no_entry_sign: Ignored by <@{user}>")
+                return
+            text = str((extra.get("suggested_reply") or {}).get("text") or "").strip()
+            if not text:
+                self.ephemeral(channel, user, "There is no suggested reply to send.")
+                return
+            staff_name = self.user_name(user)
+            try:
+                relay = self.app.desk.staff_message(ticket_id, user, staff_name, text)
+            except DeskError as err:
+                self.ephemeral(channel, user, escape(str(err)))
+                return
+            record_assist_use(self.app, ticket_id, "sent", user, text)
+            self._mark_used(body, channel, ts, f":outbox_tray: Sent as is by <@{user}>")
+        if not relay.internal:
+            self.relay_to_member(
+                relay.member_channel_id, relay.member_thread_id, safe_mrkdwn(text), staff_name
+            )
+        self.refresh_card(ticket_id)
 
     def rate_action(self, body: dict, action: dict) -> None:
         """Record the member's 1-5 rating once and remove the rating buttons."""

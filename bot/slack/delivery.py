@@ -11,7 +11,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.desk import DeskError, ticket_view
+from bot.llm.assist import suggest_reply
 from bot.slack.render import (
+    render_assist_suggestion,
     render_escalation_card,
     render_member_relay,
     render_staff_relay,
@@ -179,6 +181,24 @@ class SlackDelivery:
         transcript = self.app.desk.transcript(ticket_id) or view.get("transcript") or []
         for part in render_transcript(transcript):
             self.post_or_park(card_channel, part, card_ts)
+        self.post_assist(ticket_id, card_channel, card_ts)
+
+    def post_assist(self, ticket_id: int, channel: str, thread_ts: str) -> bool:
+        """Post agent assist's drafted reply in the card thread; never fails the card itself."""
+        try:
+            suggestion = suggest_reply(self.app, ticket_id)
+        except Exception:
+            log.exception("agent assist failed for ticket %s; card posted without it", ticket_id)
+            return False
+        if not (suggestion.get("text") or "").strip():
+            log.info("no assist draft for ticket %s (%s)", ticket_id, suggestion.get("note", ""))
+            return False
+        try:
+            text, blocks = render_assist_suggestion(ticket_id, suggestion)
+            return self.post_or_park(channel, text, thread_ts, blocks)
+        except Exception:
+            log.exception("posting the assist draft for ticket %s failed", ticket_id)
+            return False
 
     def refresh_card(self, ticket_id: int, channel: str = "", ts: str = "") -> None:
         """Redraw a ticket's card (status, owner, buttons) after a desk action."""

@@ -11,6 +11,7 @@ from bot.slack.text import chunks, escape, link, safe_mrkdwn, truncate
 ACTION_PREFIX = "deskhand:"
 MEMBER_ACTIONS = ("helpful", "not_helpful", "human", "option")
 STAFF_ACTIONS = ("claim", "resolve", "handback")
+ASSIST_ACTIONS = ("assist_send", "assist_ignore")
 MAX_BLOCKS = 50
 Blocks = list[dict[str, Any]]
 
@@ -202,6 +203,29 @@ def render_staff_relay(text: str, staff_name: str, customize: bool) -> dict[str,
     if customize:
         return {"text": text, "username": f"{name} (staff)", "icon_emoji": ":technologist:"}
     return {"text": f"*{escape(name)} (staff):* {text}"}
+
+
+def render_assist_suggestion(ticket_id: int, suggestion: dict[str, Any]) -> tuple[str, Blocks]:
+    """Agent assist in the staff thread: the drafted reply (escaped), its sources, Send / Ignore."""
+    body = safe_mrkdwn(str(suggestion.get("text") or "").strip())
+    blocks: Blocks = [_section(":bulb: *Suggested reply (not sent yet)*")]
+    blocks += [_section(part) for part in chunks(truncate(body, 12000))]
+    citations = suggestion.get("citations") or []
+    if citations:
+        links = " · ".join(
+            link(str(c.get("url") or ""), str(c.get("title") or "?")) for c in citations[:8]
+        )
+        blocks.append(_context(f"*Sources:* {links}"))
+    value = str(ticket_id)
+    buttons = [
+        _button("Send as is", action_id("assist_send"), value, "primary"),
+        _button("Ignore", action_id("assist_ignore"), value),
+    ]
+    blocks.append(_actions("deskhand_assist", buttons))
+    text = truncate(
+        f"Suggested reply (not sent yet): {escape(str(suggestion.get('text') or ''))}", 3000
+    )
+    return text, blocks[:MAX_BLOCKS]
 
 
 def render_rating_prompt(ticket_id: int) -> tuple[str, Blocks]:
