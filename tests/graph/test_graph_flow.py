@@ -52,7 +52,9 @@ class TableRetriever:
 class KeywordClassifier:
     def classify(self, text: str, vector=None) -> Classification:
         if "stock" in text:
-            return Classification("out_of_scope", 0.9, False, out_of_scope_label="investment_advice")
+            return Classification(
+                "out_of_scope", 0.9, False, out_of_scope_label="investment_advice"
+            )
         if "delete my account" in text:
             return Classification("account_deletion", 0.9, True)
         return Classification("password_reset", 0.8, True)
