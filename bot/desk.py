@@ -278,3 +278,21 @@ class EscalationDesk:
             session.commit()
             session.refresh(ticket)
             return ticket
+
+
+def sentiment_card_text(view: dict[str, Any]) -> str:
+    """The LLM sentiment card of a ticket as plain lines ('' when there is none)."""
+    card = (view.get("extra") or {}).get("analysis") or {}
+    if not card:
+        return ""
+    lines = [
+        f"{card.get('primary_emotion', '?')} · severity {card.get('severity_1_10', '?')}/10"
+        f" · relationship risk {card.get('relationship_risk', '?')}"
+    ]
+    if card.get("key_concerns"):
+        lines.append("Concerns: " + "; ".join(str(c) for c in card["key_concerns"][:5]))
+    if card.get("recommended_strategy"):
+        lines.append(f"Strategy: {card['recommended_strategy']}")
+    if card.get("source") == "heuristic":
+        lines.append("(estimated from the conversation; the model's card was unavailable)")
+    return "\n".join(lines)

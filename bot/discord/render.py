@@ -8,6 +8,7 @@ from typing import Any
 import discord
 
 from bot.contracts import Reply
+from bot.desk import sentiment_card_text
 
 MESSAGE_LIMIT = 2000
 FIELD_LIMIT = 1024
@@ -192,6 +193,9 @@ def context_embed(view: dict[str, Any]) -> discord.Embed:
             link = f"[{title}]({art['url']})" if art.get("url") else title
             lines.append(f"{link} · {score:.2f}")
         embed.add_field(name="Articles", value=clip("\n".join(lines), FIELD_LIMIT), inline=False)
+    card = sentiment_card_text(view)
+    if card:
+        embed.add_field(name="Sentiment card", value=clip(card, FIELD_LIMIT), inline=False)
     if view.get("attempted_answer"):
         embed.add_field(
             name="Attempted answer", value=clip(view["attempted_answer"], FIELD_LIMIT), inline=False

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.contracts import Button, Reply
+from bot.desk import sentiment_card_text
 from bot.slack.text import chunks, escape, link, safe_mrkdwn, truncate
 
 ACTION_PREFIX = "deskhand:"
@@ -156,6 +157,9 @@ def render_escalation_card(view: dict[str, Any], permalink: str = "") -> tuple[s
             for a in articles[:8]
         ]
         blocks.append(_section(truncate("*Articles found*\n" + "\n".join(lines), 2900)))
+    card = sentiment_card_text(view)
+    if card:
+        blocks.append(_section(truncate("*Sentiment card*\n" + escape(card), 2900)))
     if view.get("attempted_answer"):
         attempted = truncate(escape(view["attempted_answer"]), 2600)
         blocks.append(_section(f"*Attempted answer*\n```{attempted}```"))
