@@ -43,6 +43,17 @@ def access_list(ctx: Context, args: list[str]) -> CommandResult:
     )
 
 
+def _role_target(ctx: Context, args: list[str]) -> tuple[str, str, list[str]]:
+    """Parse `admin|staff @who` into (settings key, platform:id entry, current grants)."""
+    if len(args) != 2 or args[0].lower() not in KEYS:
+        raise UsageError("Give the role (admin or staff) and a user or role mention.")
+    who = user_ref(args[1])
+    if who is None:
+        raise UsageError(f"`{args[1]}` is not a user or role mention.")
+    key = KEYS[args[0].lower()]
+    return key, f"{ctx.caller.platform}:{who}", list(ctx.app.settings.get(key) or [])
+
+
 @command(
     "access grant",
     "access grant admin|staff @user|@role",
@@ -51,13 +62,7 @@ def access_list(ctx: Context, args: list[str]) -> CommandResult:
 )
 def access_grant(ctx: Context, args: list[str]) -> CommandResult:
     """Add platform:id to the role's settings list (audited)."""
-    if len(args) != 2 or args[0].lower() not in KEYS:
-        raise UsageError("Give the role (admin or staff) and a user or role mention.")
-    who = user_ref(args[1])
-    if who is None:
-        raise UsageError(f"`{args[1]}` is not a user or role mention.")
-    key, entry = KEYS[args[0].lower()], f"{ctx.caller.platform}:{who}"
-    current = list(ctx.app.settings.get(key) or [])
+    key, entry, current = _role_target(ctx, args)
     if entry in current:
         raise CommandError(f"{entry} is already {args[0].lower()}.")
     _, audit_id = ctx.set_setting(key, [*current, entry])
@@ -76,13 +81,7 @@ def access_grant(ctx: Context, args: list[str]) -> CommandResult:
 )
 def access_revoke(ctx: Context, args: list[str]) -> CommandResult:
     """Remove platform:id from the role's settings list (audited)."""
-    if len(args) != 2 or args[0].lower() not in KEYS:
-        raise UsageError("Give the role (admin or staff) and a user or role mention.")
-    who = user_ref(args[1])
-    if who is None:
-        raise UsageError(f"`{args[1]}` is not a user or role mention.")
-    key, entry = KEYS[args[0].lower()], f"{ctx.caller.platform}:{who}"
-    current = list(ctx.app.settings.get(key) or [])
+    key, entry, current = _role_target(ctx, args)
     if entry not in current:
         raise CommandError(
             f"{entry} was not granted {args[0].lower()} in chat (config grants "
