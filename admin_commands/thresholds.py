@@ -86,19 +86,15 @@ def threshold_set(ctx: Context, args: list[str]) -> CommandResult:
     rest, channel = pop_channel(args, "")
     values = _pairs(rest)
     settings = ctx.app.settings
+    before_eff = settings.thresholds(channel)
+    _check({**before_eff, **values})
     if channel:
         overrides = settings.get("channel_thresholds") or {}
-        merged = {**settings.thresholds(channel), **values}
-        _check(merged)
-        before_eff = settings.thresholds(channel)
         overrides[channel] = {**overrides.get(channel, {}), **values}
         _, audit_id = ctx.set_setting("channel_thresholds", overrides)
         where = f"#{channel}"
     else:
         current = settings.get("thresholds") or {}
-        merged = {**settings.thresholds(), **values}
-        _check(merged)
-        before_eff = settings.thresholds()
         _, audit_id = ctx.set_setting("thresholds", {**current, **values})
         where = "all channels without an override"
     after_eff = settings.thresholds(channel)

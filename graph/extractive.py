@@ -20,9 +20,6 @@ def content_terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
 
 
-_terms = content_terms
-
-
 def _body_without_title(hit: Hit) -> str:
     text = hit.text.strip()
     if text.startswith(hit.title):
@@ -37,8 +34,8 @@ def trim_to_length(text: str, question: str, limit: int) -> str:
         return ""
     if sum(len(p) for p in paragraphs) <= limit:
         return "\n\n".join(paragraphs)
-    wanted = _terms(question)
-    scores = [len(wanted & _terms(p)) for p in paragraphs]
+    wanted = content_terms(question)
+    scores = [len(wanted & content_terms(p)) for p in paragraphs]
     start = max(range(len(paragraphs)), key=lambda i: (scores[i], -i))
     kept: list[str] = []
     used = 0

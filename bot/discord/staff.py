@@ -183,14 +183,21 @@ def suggested_text(ticket: Any) -> tuple[str, bool]:
     return str(draft), "assist" in extra
 
 
+async def _staff_press(bot: DeskhandBot, interaction: discord.Interaction) -> bool:
+    """Refuse non-staff privately; defer for staff so the work can exceed Discord's 3 s."""
+    if not can_staff(bot, interaction):
+        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+        return False
+    await interaction.response.defer()
+    return True
+
+
 async def assist_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Send as is (relay the draft like a staff message) or Ignore, on a suggested reply."""
-    if not can_staff(bot, interaction):
-        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+    if not await _staff_press(bot, interaction):
         return
-    await interaction.response.defer()
     staff_id = str(interaction.user.id)
     try:
         ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
@@ -255,10 +262,8 @@ async def staff_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Claim, resolve or hand back from the context card."""
-    if not can_staff(bot, interaction):
-        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+    if not await _staff_press(bot, interaction):
         return
-    await interaction.response.defer()
     staff_id = str(interaction.user.id)
     handler = {
         "claim": bot.app.desk.claim,
