@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.audit import record_audit
 from bot.models import Setting
@@ -34,9 +34,13 @@ class SettingsStore:
         """The stored value, or the default (a fresh copy)."""
         with Session(self.engine) as session:
             row = session.get(Setting, key)
-        if row is None:
-            return json.loads(json.dumps(DEFAULTS.get(key)))
-        return json.loads(row.value)
+        return _decode(key, row.value if row is not None else None)
+
+    def snapshot(self) -> SettingsStore:
+        """Every setting in one read: a consistent view for one message (one query, not six)."""
+        with Session(self.engine) as session:
+            values = {row.key: row.value for row in session.exec(select(Setting))}
+        return _SettingsSnapshot(self.engine, values)
 
     def set(self, key: str, value: Any, actor: str = "system", platform: str = "") -> Any:
         """Store a value and audit the change; returns the previous value."""
@@ -85,3 +89,22 @@ class SettingsStore:
     def is_vip(self, platform: str, user_id: str) -> bool:
         """VIP members always reach a person."""
         return f"{platform}:{user_id}" in self.get("vip_users")
+
+
+class _SettingsSnapshot(SettingsStore):
+    """Reads answered from one earlier query; writes still go to the database."""
+
+    def __init__(self, engine: Engine, values: dict[str, str]) -> None:
+        super().__init__(engine)
+        self._values = values
+
+    def get(self, key: str) -> Any:
+        """The value as it was when the snapshot was taken."""
+        return _decode(key, self._values.get(key))
+
+
+def _decode(key: str, raw: str | None) -> Any:
+    """A stored JSON value, or a fresh copy of the default when nothing is stored."""
+    if raw is None:
+        return json.loads(json.dumps(DEFAULTS.get(key)))
+    return json.loads(raw)

