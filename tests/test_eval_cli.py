@@ -84,6 +84,7 @@ def test_eval_retrieval_and_decisions_json(
     data = json.loads(run.stdout)
     assert {"n", "mrr", "hit_at_1", "hit_at_5", "p50_ms", "p95_ms"} <= data.keys()
     assert data["n"] == 60 and data["mrr"] > 0.6
+    assert data["mrr"] <= data["label_ceiling"]["mrr"] <= 1.0
     run = deskhand(
         tmp_path / "home",
         "eval",
@@ -119,4 +120,6 @@ def test_eval_retrieval_and_decisions_json(
         == data["answered_correct"] + data["answered_wrong"] + data["clarified"] + data["escalated"]
     )
     assert data["oos_answered"] == 0
+    ceiling = data["label_ceiling"]
+    assert ceiling["max_wrong_rate"] == 0.02 and 0 < ceiling["answered_correct_rate"] <= 1
     assert (tmp_path / "r" / "decisions_precision_coverage.png").exists()

@@ -133,15 +133,14 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 
     from bot.app import Deskhand
     from bot.config import Config
-    from knowledge.evaluation import evaluate_faq
+    from bot.evaluation.ceiling import retrieval_ceiling
+    from knowledge.evaluation import evaluate_faq, load_queries
 
+    queries = _default(args.queries, "covidfaq", "queries.jsonl")
     with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as home:
         app = Deskhand(Config(home=home))
         rep = evaluate_faq(
-            app.kb,
-            _default(args.faq, "covidfaq", "faq.jsonl"),
-            _default(args.queries, "covidfaq", "queries.jsonl"),
-            limit=args.limit,
+            app.kb, _default(args.faq, "covidfaq", "faq.jsonl"), queries, limit=args.limit
         )
     data = rep.as_dict()
     result = {
@@ -153,6 +152,10 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
         "p95_ms": data["latency_ms"].get("p95"),
         "score_correct": data["score_correct"],
         "score_wrong": data["score_wrong"],
+        # what a perfect ranker could score, given identical questions labelled differently
+        "label_ceiling": retrieval_ceiling(
+            [(t, frozenset(g)) for t, g in load_queries(queries, args.limit)]
+        ),
     }
     result["report"] = str(report.write_report(out_dir, "retrieval", result, {}))
     return result
@@ -161,6 +164,7 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) -> dict[str, Any]:
     """The whole graph: answered right / wrong, clarified, escalated, on held-out questions."""
     from bot.evaluation import decisions as d
+    from bot.evaluation.ceiling import decisions_ceiling
 
     oos = _default(args.oos, "clinc150", "val.jsonl")
     rows = d.split_rows(
@@ -169,6 +173,7 @@ def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) 
     )
     outcomes = d.run_outcomes(_default(args.faq, "covidfaq", "faq.jsonl"), rows, progress)
     result = {**d.score(outcomes), **d.latency(outcomes), "split": args.split}
+    result["label_ceiling"] = decisions_ceiling(rows, max_wrong_rate=0.02)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = {
         "Precision against coverage": report.precision_coverage_png(
