@@ -7,6 +7,7 @@ from typing import Any
 from admin_commands.contracts import CommandResult, ModalField, ModalSpec
 from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
 from admin_commands.registry import Context, command, form_for
+from bot.audit import audited_import
 
 FIELD_FLAGS = {"title", "body", "url", "topic", "tags"}
 MAX_ROWS = 40
@@ -310,24 +311,16 @@ def kb_import(ctx: Context, args: list[str]) -> CommandResult:
     if len(args) != 1:
         raise UsageError("Give exactly one URL.")
     url = args[0].strip("<>").split("|", 1)[0]  # Slack wraps links as <https://x|x>
-    before = {a.id: a.version for a in ctx.app.kb.list()}
-    import_url(ctx.app.kb, url)
-    after = {a.id: a for a in ctx.app.kb.list()}
-    added = [i for i in after if i not in before]
-    updated = [i for i in after if i in before and after[i].version != before[i]]
-    if not (added or updated):
+    kb = ctx.app.kb
+    done = audited_import(kb, ctx.actor, url, lambda: import_url(kb, url), ctx.caller.platform)
+    if done.audit_id is None:
         return ctx.ok("Nothing to import", f"{url} is already in the knowledge base, unchanged.")
-    audit_id = ctx.audit(
-        "kb import",
-        url,
-        {str(i): before[i] for i in updated},
-        {"added": added, "updated": {str(i): after[i].version for i in updated}},
-    )
-    names = ", ".join(f"#{i} {clip(after[i].title, 40)}" for i in added + updated)
+    titles = {a.id: a.title for a in kb.list()}
+    names = ", ".join(f"#{i} {clip(titles[i], 40)}" for i in done.added + done.updated)
     return ctx.ok(
         "Imported",
-        f"{len(added)} added, {len(updated)} updated from {url}: {names}. "
-        f"Undo: `/deskhand audit undo {audit_id}`.",
+        f"{len(done.added)} added, {len(done.updated)} updated from {url}: {names}. "
+        f"Undo: `/deskhand audit undo {done.audit_id}`.",
     )
 
 

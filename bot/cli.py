@@ -110,6 +110,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_undo(audit_id: int | None) -> None:
+    """Tell the operator how to take a change back from chat."""
+    if audit_id is not None:
+        err.print(f"Audited as #{audit_id}; undo with `/deskhand audit undo {audit_id}`.")
+
+
 def cmd_kb(args: argparse.Namespace) -> int:
     """Knowledge base: import, list, search, reindex."""
     from knowledge.errors import KnowledgeError
@@ -117,18 +123,35 @@ def cmd_kb(args: argparse.Namespace) -> int:
     app = _app()
     try:
         if args.kb_cmd == "import":
+            import getpass
+
+            from bot.audit import audited_import
             from knowledge.ingest import import_path, import_url
 
+            actor = f"cli:{getpass.getuser()}"
             if args.path.startswith(("http://", "https://")):
-                article = import_url(app.kb, args.path)
-                err.print(f"Imported {article.title!r} (#{article.id}).")
+                done = audited_import(
+                    app.kb, actor, args.path, lambda: import_url(app.kb, args.path)
+                )
+                err.print(
+                    f"Imported {args.path}: {len(done.added)} added, {len(done.updated)} updated."
+                )
+                _print_undo(done.audit_id)
                 return 0
             with progress_bar(f"Importing {args.path}") as progress:
-                report = import_path(app.kb, Path(args.path), progress=progress)
-            err.print(report.summary() if hasattr(report, "summary") else str(report))
-            for error in getattr(report, "errors", []):
+                result: dict[str, Any] = {}
+                done = audited_import(
+                    app.kb,
+                    actor,
+                    args.path,
+                    lambda: result.update(report=import_path(app.kb, Path(args.path), progress)),
+                )
+            report = result["report"]
+            err.print(report.summary())
+            for error in report.errors:
                 err.print(f"[red]{error}[/]")
-            return 1 if getattr(report, "errors", []) else 0
+            _print_undo(done.audit_id)
+            return 1 if report.errors else 0
         if args.kb_cmd == "list":
             rows = [
                 {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}

@@ -108,3 +108,30 @@ def test_kb_hygiene_reports_as_json(home: Path) -> None:
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert set(data) == {"near_duplicates", "contradictions", "stale"}
+
+
+def test_kb_import_from_the_cli_is_audited_and_undoable_from_chat(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(
+        json.dumps({"id": "m1", "question": "Do you ship to Mars?", "answer": "Earth only."}) + "\n"
+    )
+    run = deskhand(home, "kb", "import", str(faq))
+    assert run.returncode == 0, run.stderr
+    assert "audit undo" in run.stderr
+
+    from admin_commands import Caller, run_command
+    from bot.app import Deskhand
+    from bot.audit import recent_audit
+    from bot.config import Config
+
+    app = Deskhand(Config(home=str(home)))
+    entry = recent_audit(app.engine, 1)[0]
+    assert entry.action == "kb import" and entry.actor.startswith("cli:")
+    assert [a.title for a in app.kb.list()] == ["Do you ship to Mars?"]
+    admin = Caller(platform="discord", user_id="U1", display_name="Ada", is_guild_admin=True)
+    result = run_command(app, admin, f"audit undo {entry.id}")
+    assert result.ok, result.text
+    assert app.kb.list() == []
+    again = deskhand(home, "kb", "import", str(faq))  # the undone article can come back
+    assert again.returncode == 0 and "1 added" in again.stderr
