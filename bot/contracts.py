@@ -8,6 +8,11 @@ from typing import Literal
 Route = Literal["answer", "clarify", "escalate"]
 
 
+def storable_text(text: str) -> str:
+    """PostgreSQL text and JSONB cannot hold NUL: make it a space, as the graph's guard does."""
+    return text.replace("\x00", " ")
+
+
 @dataclass(frozen=True)
 class Member:
     """Who wrote the message, as the platform knows them."""

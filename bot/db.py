@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,8 +14,14 @@ import bot.models  # noqa: F401  (registers tables)
 import knowledge.models  # noqa: F401
 
 
+def sqlalchemy_url(url: str) -> str:
+    """libpq-style postgres:// and postgresql:// URLs mean psycopg 3, the driver the extra installs."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine and the tables; SQLite gets WAL so adapters and CLI can share it."""
+    url = sqlalchemy_url(url)
     is_sqlite = url.startswith("sqlite")
     engine = create_engine(
         url, connect_args={"check_same_thread": False} if is_sqlite else {}, pool_pre_ping=True

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.contracts import storable_text
 from bot.models import Conversation, Feedback, Message, Ticket
 from knowledge.models import utcnow
 
@@ -147,6 +148,7 @@ class EscalationDesk:
         self, ticket_id: int, staff_id: str, staff_name: str, text: str
     ) -> StaffRelay:
         """Record a staff message; public ones are relayed to the member (and claim if unclaimed)."""
+        text, staff_name = storable_text(text), storable_text(staff_name)
         ticket = self.get(ticket_id)
         internal = is_internal_note(text)
         claimed = False

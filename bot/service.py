@@ -7,13 +7,22 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.contracts import Button, Citation, IncomingMessage, Member, Option, Reply
+from bot.contracts import (
+    Button,
+    Citation,
+    IncomingMessage,
+    Member,
+    Option,
+    Reply,
+    storable_text,
+)
 from bot.desk import EscalationDesk
 from bot.models import Conversation, Decision, Feedback, Message
 from bot.runtime_settings import SettingsStore
@@ -51,6 +60,7 @@ class SupportService:
     def handle(self, msg: IncomingMessage) -> Reply:
         """Answer, clarify or escalate one member message (or relay it if a person has it)."""
         started = time.perf_counter()
+        msg = storable_message(msg)
         conv = self._conversation(msg)
         if conv.status == "escalated":
             return self._relay_to_staff(conv, msg)
@@ -93,6 +103,7 @@ class SupportService:
             text="",
             member=member,
         )
+        msg = storable_message(msg)
         if action == "not_helpful":
             self._feedback(conv, "not_helpful", member.user_id)
             return self._run(
@@ -357,6 +368,18 @@ class SupportService:
                 row.status, row.updated_at = status, utcnow()
                 session.add(row)
                 session.commit()
+
+
+def storable_message(msg: IncomingMessage) -> IncomingMessage:
+    """The message with every free-text field safe to store in any database and checkpoint."""
+    if "\x00" not in msg.text + msg.channel_name + msg.member.display_name:
+        return msg
+    return replace(
+        msg,
+        text=storable_text(msg.text),
+        channel_name=storable_text(msg.channel_name),
+        member=replace(msg.member, display_name=storable_text(msg.member.display_name)),
+    )
 
 
 def _fallback_state(text: str) -> dict[str, Any]:
