@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.contracts import (
@@ -305,22 +306,27 @@ class SupportService:
         )
 
     def _conversation(self, msg: IncomingMessage) -> Conversation:
+        """The thread's conversation, created on first contact (a concurrent creator wins once)."""
+        find = select(Conversation).where(Conversation.key == msg.conversation_key)
         with Session(self.engine, expire_on_commit=False) as session:
-            conv = session.exec(
-                select(Conversation).where(Conversation.key == msg.conversation_key)
-            ).first()
-            if conv is None:
-                conv = Conversation(
-                    key=msg.conversation_key,
-                    platform=msg.platform,
-                    channel_id=msg.channel_id,
-                    thread_id=msg.thread_id,
-                    member_id=msg.member.user_id,
-                    member_name=msg.member.display_name,
-                )
-                session.add(conv)
+            conv = session.exec(find).first()
+            if conv is not None:
+                return conv
+            conv = Conversation(
+                key=msg.conversation_key,
+                platform=msg.platform,
+                channel_id=msg.channel_id,
+                thread_id=msg.thread_id,
+                member_id=msg.member.user_id,
+                member_name=msg.member.display_name,
+            )
+            session.add(conv)
+            try:
                 session.commit()
-                session.refresh(conv)
+            except IntegrityError:  # another worker created it a moment ago: use theirs
+                session.rollback()
+                return session.exec(find).one()
+            session.refresh(conv)
             return conv
 
     def _prior_unresolved(self, conv: Conversation, settings: SettingsStore) -> list[str]:

@@ -261,3 +261,23 @@ def test_explicit_out_of_scope_topic_is_never_answered(shared_app) -> None:
     assert reply.route == "escalate"
     assert reply.reasons[0] in ("out_of_scope", "low_confidence")
     assert reply.issue_type == "out_of_scope"
+
+
+def test_first_messages_racing_in_a_new_thread_share_one_conversation(app) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = 6
+    barrier = threading.Barrier(workers)
+
+    def first_contact(i: int) -> int:
+        msg = IncomingMessage("console", "help", "race-thread", f"r{i}", "hi", Member("u-race"))
+        barrier.wait()
+        return app.service._conversation(msg).id
+
+    with ThreadPoolExecutor(workers) as pool:
+        ids = list(pool.map(first_contact, range(workers)))
+    assert len(set(ids)) == 1 and ids[0] is not None
+    with Session(app.engine) as session:
+        rows = session.exec(select(Conversation).where(Conversation.thread_id == "race-thread"))
+        assert len(rows.all()) == 1
