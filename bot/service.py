@@ -25,6 +25,7 @@ from bot.contracts import (
     storable_text,
 )
 from bot.desk import EscalationDesk
+from bot.llm.recorder import conversation_scope
 from bot.models import Conversation, Decision, Feedback, Message
 from bot.runtime_settings import SettingsStore
 from graph.deps import GraphDeps
@@ -181,12 +182,13 @@ class SupportService:
             "persona": settings.persona(),
         }
         try:
-            out = self.graph.invoke(
-                state_in,
-                config={"configurable": {"thread_id": conv.key}},
-                context=self.deps_factory(),
-                durability="exit",
-            )
+            with conversation_scope(conv.id):
+                out = self.graph.invoke(
+                    state_in,
+                    config={"configurable": {"thread_id": conv.key}},
+                    context=self.deps_factory(),
+                    durability="exit",
+                )
         except Exception:
             log.exception("graph failed for %s", conv.key)
             out = _fallback_state(turn["text"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,20 @@ from sqlmodel import Session
 from bot.models import LlmCall
 
 log = logging.getLogger(__name__)
+
+
+# the conversation a graph run serves, so model calls deep inside nodes are attributed to it
+_conversation: ContextVar[int | None] = ContextVar("deskhand_conversation", default=None)
+
+
+@contextmanager
+def conversation_scope(conversation_id: int | None) -> Iterator[None]:
+    """Attribute every model call made inside this block to one conversation (for cost per chat)."""
+    token = _conversation.set(conversation_id)
+    try:
+        yield
+    finally:
+        _conversation.reset(token)
 
 
 class MalformedOutput(ValueError):
@@ -115,7 +131,7 @@ class LlmRecorder:
             latency_ms=round(latency_ms, 2),
             ok=ok,
             error=error[:500],
-            conversation_id=conversation_id,
+            conversation_id=conversation_id if conversation_id is not None else _conversation.get(),
         )
         try:
             with Session(self.engine) as session:

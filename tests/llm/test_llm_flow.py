@@ -75,6 +75,9 @@ def test_uncited_answer_escalates_with_llm_handoff_card(app):
     assert view["extra"]["analysis"]["relationship_risk"] == "medium"
     assert model.calls == 2
     assert [c.purpose for c in llm_calls(app)] == ["answer", "summary"]
+    # both calls are charged to the member's conversation, so cost per chat can be summed
+    assert {c.conversation_id for c in llm_calls(app)} == {reply.conversation_id}
+    assert reply.conversation_id is not None
 
 
 def test_no_answer_sentinel_is_an_honest_handoff_not_the_extractive_text(app):
