@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -13,6 +14,7 @@ from bot.models import OutboxItem
 from knowledge.models import utcnow
 
 MAX_ATTEMPTS = 12
+LEASE_S = 60.0  # how long a claimed item is hidden from other workers
 
 
 class Outbox:
@@ -36,17 +38,36 @@ class Outbox:
             session.refresh(item)
             return item
 
-    def due(self, platform: str, limit: int = 20) -> list[OutboxItem]:
-        """Pending items whose retry time has come."""
+    def due(self, platform: str, limit: int = 20, lease_s: float = LEASE_S) -> list[OutboxItem]:
+        """Claim pending items whose retry time has come, for `lease_s` seconds.
+
+        Claiming moves an item's retry time forward with a compare-and-set, so two workers (two
+        processes on one Postgres) never both send it; if the claimer dies, the lease runs out
+        and the item is retried.
+        """
+        now = utcnow()
         with Session(self.engine) as session:
             stmt = (
                 select(OutboxItem)
                 .where(OutboxItem.platform == platform, OutboxItem.status == "pending")
-                .where(col(OutboxItem.next_attempt_at) <= utcnow())
+                .where(col(OutboxItem.next_attempt_at) <= now)
                 .order_by(col(OutboxItem.id))
                 .limit(limit)
             )
-            return list(session.exec(stmt))
+            seen = [(item.id, item.next_attempt_at) for item in session.exec(stmt)]
+            claimed = []
+            for item_id, was in seen:
+                result = session.execute(
+                    update(OutboxItem)
+                    .where(col(OutboxItem.id) == item_id, col(OutboxItem.status) == "pending")
+                    .where(col(OutboxItem.next_attempt_at) == was)
+                    .values(next_attempt_at=now + timedelta(seconds=lease_s))
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(item_id)
+            session.commit()
+            rows = session.exec(select(OutboxItem).where(col(OutboxItem.id).in_(claimed)))
+            return sorted(rows, key=lambda item: item.id or 0)
 
     def done(self, item_id: int) -> None:
         """Mark an item delivered."""
@@ -67,13 +88,17 @@ class Outbox:
             session.add(item)
             session.commit()
 
-    def pending_count(self, platform: str | None = None) -> int:
-        """How many side effects are still waiting."""
+    def pending(self, platform: str | None = None) -> list[OutboxItem]:
+        """Every waiting side effect, oldest first, without claiming any (for status and tests)."""
         with Session(self.engine) as session:
             stmt = select(OutboxItem).where(OutboxItem.status == "pending")
             if platform:
                 stmt = stmt.where(OutboxItem.platform == platform)
-            return len(list(session.exec(stmt)))
+            return list(session.exec(stmt.order_by(col(OutboxItem.id))))
+
+    def pending_count(self, platform: str | None = None) -> int:
+        """How many side effects are still waiting."""
+        return len(self.pending(platform))
 
     def _set(self, item_id: int, **changes: Any) -> None:
         with Session(self.engine) as session:

@@ -56,7 +56,7 @@ def test_failed_staff_relay_is_redelivered(harness: Harness) -> None:
     h.event(h.message_event("Fixed on our side, try again.", STAFF_CHANNEL, user="USTAFF",
                             thread_ts=card.response["ts"]))  # fmt: skip
     h.idle()
-    item = h.deskhand.outbox.due("slack")[-1]
+    item = h.deskhand.outbox.pending("slack")[-1]
     assert item.kind == "relay_to_member" and item.last_error == "not_in_channel"
     deliver_pending(h.deskhand, h.adapter.client, h.adapter)
     delivered = [c for c in posts(h, channel, ts) if c.response.get("ok")][-1]
