@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError
@@ -42,6 +43,24 @@ def parse_stats_args(args: list[str]) -> tuple[int, str | None]:
     return days, by
 
 
+ASSIST_LABELS = {
+    "sent": "AI draft sent as is",
+    "edited": "AI draft edited",
+    "ignored": "AI draft not used",
+    "none": "no AI draft",
+}
+
+
+def assist_fields(split: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """CSAT per way staff used the suggested reply; nothing when no rating had a draft."""
+    if set(split) <= {"none"}:
+        return []
+    return [
+        (f"CSAT, {ASSIST_LABELS.get(use, use)}", f"{row['mean']:.2f}/5 ({row['ratings']})")
+        for use, row in split.items()
+    ]
+
+
 @command(
     "stats",
     "stats [7d|30d] [by issue-type|channel|platform]",
@@ -72,6 +91,7 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
             if csat["ratings"]
             else "no ratings",
         ),
+        *assist_fields(stats["csat_by_assist"]),
         ("Median first staff reply", format_duration(stats["median_first_reply_s"])),
         ("Median time to resolution", format_duration(stats["median_resolution_s"])),
     ]

@@ -89,6 +89,10 @@ def compute_stats(
                 .where(col(Feedback.created_at) <= end)
             )
         )
+        rated_ids = {r.ticket_id for r in ratings if r.ticket_id is not None}
+        rated_tickets: dict[int | None, Ticket] = {
+            t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(rated_ids)))
+        }
 
     by_conv: dict[int, list[Decision]] = defaultdict(list)
     for d in decisions:
@@ -163,6 +167,7 @@ def compute_stats(
             if values
             else None,
         },
+        "csat_by_assist": csat_by_assist(ratings, rated_tickets),
         "tickets": len(tickets),
         "median_first_reply_s": _median(first_reply),
         "median_resolution_s": _median(to_resolve),
@@ -170,6 +175,32 @@ def compute_stats(
     }
     stats["chart"] = chart_data(stats)
     return stats
+
+
+def assist_use(ticket: Ticket | None) -> str:
+    """How staff used the suggested reply on a ticket: sent, edited, ignored, or none offered."""
+    if ticket is None:
+        return "none"
+    try:
+        extra = json.loads(ticket.extra or "{}")
+    except ValueError:
+        return "none"
+    used = (extra.get("assist") or {}).get("used")
+    if used:
+        return str(used)
+    return "ignored" if extra.get("suggested_reply") else "none"
+
+
+def csat_by_assist(ratings: list[Feedback], tickets: dict[int | None, Ticket]) -> dict[str, Any]:
+    """Mean rating and count per assist use, so teams see whether AI drafts help or hurt CSAT."""
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for rating in ratings:
+        if rating.rating is not None:
+            buckets[assist_use(tickets.get(rating.ticket_id))].append(rating.rating)
+    return {
+        use: {"ratings": len(vals), "mean": round(statistics.fmean(vals), 2)}
+        for use, vals in sorted(buckets.items())
+    }
 
 
 def chart_data(stats: dict[str, Any]) -> dict[str, Any]:

@@ -139,3 +139,32 @@ def test_undo_refuses_when_the_setting_changed_since(app) -> None:
     forced = run_command(app, ADMIN, f"audit undo {first} --force")
     assert forced.ok and app.settings.thresholds()["answer"] == default
     assert not run_command(app, ADMIN, "audit undo 999999").ok
+
+
+def test_csat_is_split_by_how_staff_used_the_ai_draft(app) -> None:
+    from bot.llm import record_assist_use
+
+    outcomes = [("sent", 5), ("edited", 3), (None, 4), ("sent", 4)]
+    for n, (used, rating) in enumerate(outcomes):
+        reply = ask(app, "I want to talk to a human", user=f"UR{n}")
+        assert reply.route == "escalate" and reply.ticket_id
+        if used:
+            record_assist_use(app, reply.ticket_id, used, "USTAFF", "final words")
+        app.desk.staff_message(reply.ticket_id, "USTAFF", "Sam", "Sorted, thanks for waiting.")
+        app.desk.resolve(reply.ticket_id, "USTAFF")
+        app.desk.record_rating(reply.ticket_id, rating, f"UR{n}")
+    split = compute_stats(app.engine, days=7)["csat_by_assist"]
+    assert split == {
+        "edited": {"ratings": 1, "mean": 3.0},
+        "none": {"ratings": 1, "mean": 4.0},
+        "sent": {"ratings": 2, "mean": 4.5},
+    }
+    fields = dict(run_command(app, STAFF, "stats 7d").fields)
+    assert fields["CSAT, AI draft sent as is"] == "4.50/5 (2)"
+    assert fields["CSAT, no AI draft"] == "4.00/5 (1)"
+
+
+def test_no_assist_rows_when_no_draft_was_ever_offered(app) -> None:
+    _drive(app)
+    fields = dict(run_command(app, STAFF, "stats 7d").fields)
+    assert not any(name.startswith("CSAT, ") for name in fields)
