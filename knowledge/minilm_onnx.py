@@ -70,19 +70,22 @@ def export_onnx(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
     axes = {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Pooled(encoder),
-            (example, example, torch.zeros_like(example)),
-            str(partial),
-            input_names=["ids", "mask", "types"],
-            output_names=["vectors"],
-            dynamic_axes={"ids": axes, "mask": axes, "types": axes},
-            opset_version=17,
-            dynamo=False,
-        )
-    os.replace(partial, target)  # atomic: a concurrent process sees no file or a whole one
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Pooled(encoder),
+                (example, example, torch.zeros_like(example)),
+                str(partial),
+                input_names=["ids", "mask", "types"],
+                output_names=["vectors"],
+                dynamic_axes={"ids": axes, "mask": axes, "types": axes},
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(partial, target)  # atomic: a concurrent process sees no file or a whole one
+    finally:
+        partial.unlink(missing_ok=True)  # a failed export (disk full, killed) leaves no litter
     return target
 
 
@@ -107,6 +110,12 @@ class OnnxMiniLM:
         # for batches; sessions are created on first use
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
+        try:  # open the query session now, so a damaged file shows here and is replaced
+            self._session(1)
+        except Exception as exc:
+            log.warning("re-exporting %s, the cached file did not load (%s)", path, exc)
+            export_onnx(source, path)
+            self._session(1)
 
     def _session(self, threads: int) -> Any:
         with self._lock:

@@ -63,3 +63,15 @@ def test_embedder_names():
     assert embeddings.get_embedder("minilm").backend == "onnx"
     with pytest.raises(ValueError, match="minilm-torch"):
         embeddings.get_embedder("bert")
+
+
+def test_a_damaged_cached_export_is_replaced(tmp_path, monkeypatch, embedder):
+    monkeypatch.setenv("DESKHAND_MODEL_CACHE", str(tmp_path / "models"))
+    path = exported_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an onnx model")  # e.g. a disk that filled up mid-write long ago
+    repaired = MiniLMEmbedder(backend="onnx")
+    assert path.stat().st_size > 1_000_000
+    assert not list(path.parent.glob("*.partial"))
+    vector = repaired.embed(["How do I reset my password?"])
+    assert (vector * embedder.embed(["How do I reset my password?"])).sum() > 0.9999
