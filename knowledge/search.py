@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,12 @@ _STOP = frozenset(
 )
 
 
-def _words(text: str) -> set[str]:
-    """Lower-cased content words (stems by crude prefix) for passage overlap."""
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
+@lru_cache(maxsize=65_536)
+def _words(text: str) -> frozenset[str]:
+    """Lower-cased content words (stems by crude prefix) for passage overlap; cached per passage."""
+    return frozenset(
+        w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1
+    )
 
 
 class HybridRetriever:
@@ -116,7 +120,7 @@ class HybridRetriever:
             agg.body_cos = floor if agg.body_cos is None else agg.body_cos
         return aggs
 
-    def _passage_bonus(self, row: dict[str, Any], terms: set[str]) -> float:
+    def _passage_bonus(self, row: dict[str, Any], terms: frozenset[str]) -> float:
         """Prefer the lead passage and passages whose body uses the question's own words."""
         bonus = self.weights.lead_bonus if row["chunk_id"].endswith(":1") else 0.0
         if terms:
