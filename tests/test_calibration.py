@@ -83,3 +83,15 @@ def test_calibrate_from_history_uses_member_feedback(app) -> None:
 def test_calibrate_from_history_says_when_there_is_too_little_data(app) -> None:
     result = calibrate_from_history(app)
     assert result["picked"] is None and "at least 20" in result["message"]
+
+
+def test_clarifications_count_when_a_right_article_is_among_the_options() -> None:
+    runner_up_right = outcome(0.60, 0.58, right=False)  # gold "b" is offered second
+    too_weak = outcome(0.60, 0.20, right=False)  # "b" falls under the options' floor
+    out_of_scope = outcome(0.60, 0.58, right=False, in_scope=False)
+    outcomes = [runner_up_right, too_weak, out_of_scope]
+    result = score(outcomes, ["clarify"] * 3, {"clarify": 0.45})
+    assert result["clarified"] == 3
+    assert result["clarified_right_offered"] == 1
+    assert result["clarified_right_offered_rate"] == round(1 / 3, 4)
+    assert score(outcomes, ["escalate"] * 3)["clarified_right_offered"] == 0

@@ -120,6 +120,7 @@ def test_eval_retrieval_and_decisions_json(
         == data["answered_correct"] + data["answered_wrong"] + data["clarified"] + data["escalated"]
     )
     assert data["oos_answered"] == 0
+    assert 0 <= data["clarified_right_offered"] <= data["clarified"]
     ceiling = data["label_ceiling"]
     assert ceiling["max_wrong_rate"] == 0.02 and 0 < ceiling["answered_correct_rate"] <= 1
     assert (tmp_path / "r" / "decisions_precision_coverage.png").exists()

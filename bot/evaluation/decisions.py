@@ -14,6 +14,7 @@ import numpy as np
 from bot.app import Deskhand
 from bot.config import Config
 from bot.contracts import IncomingMessage, Member
+from graph.nodes.clarify import candidate_options
 from graph.routing import confidence_of, decide
 from graph.state import DEFAULT_THRESHOLDS, Thresholds
 
@@ -132,17 +133,31 @@ def replay(outcomes: list[Outcome], thresholds: Thresholds) -> list[str]:
     return routes
 
 
-def score(outcomes: list[Outcome], routes: list[str] | None = None) -> dict[str, Any]:
-    """Counts and rates of answered_correct / answered_wrong / clarified / escalated."""
+def score(
+    outcomes: list[Outcome], routes: list[str] | None = None, thresholds: Thresholds | None = None
+) -> dict[str, Any]:
+    """Counts and rates of answered_correct / answered_wrong / clarified / escalated.
+
+    `clarified_right_offered` counts clarifications whose options (as the clarify node builds
+    them) include a right article: one tap from a correct answer.
+    """
     replayed = routes is not None
     routes = routes if replayed else [o.route for o in outcomes]
-    counts = {"answered_correct": 0, "answered_wrong": 0, "clarified": 0, "escalated": 0}
+    th: Thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}  # type: ignore[typeddict-item]
+    counts = {
+        "answered_correct": 0,
+        "answered_wrong": 0,
+        "clarified": 0,
+        "escalated": 0,
+        "clarified_right_offered": 0,
+    }
     for o, route in zip(outcomes, routes, strict=True):
         if route == "answer":
             top = _top_id(o) if replayed else o.answered_id
             counts["answered_correct" if top and top in o.gold else "answered_wrong"] += 1
         elif route == "clarify":
             counts["clarified"] += 1
+            counts["clarified_right_offered"] += _right_offered(o, th)
         else:
             counts["escalated"] += 1
     n = len(outcomes)
@@ -154,6 +169,13 @@ def score(outcomes: list[Outcome], routes: list[str] | None = None) -> dict[str,
         1 for o, r in zip(outcomes, routes, strict=True) if not o.in_scope and r == "answer"
     )
     return result
+
+
+def _right_offered(o: Outcome, th: Thresholds) -> bool:
+    """Whether the options a clarification offers include an article that answers it."""
+    by_id = {str(h["article_id"]): h.get("external_id", "") for h in o.hits}
+    offered = candidate_options(o.hits, floor=th["clarify"] * 0.9)
+    return any(by_id.get(opt["value"]) in o.gold for opt in offered)
 
 
 def _top_id(o: Outcome) -> str:
@@ -180,7 +202,7 @@ def sweep(outcomes: list[Outcome], base: Thresholds | None = None) -> list[dict[
                 {
                     "answer": float(answer),
                     "clarify": float(clarify),
-                    **score(outcomes, replay(outcomes, th)),
+                    **score(outcomes, replay(outcomes, th), th),
                 }
             )  # type: ignore[arg-type]
     return rows
