@@ -53,7 +53,6 @@ class _Snapshot:
     version: int
     rows: list[dict[str, Any]]
     vectors: np.ndarray
-    by_chunk: dict[str, int]
     _bm25: Bm25 | None = None
 
     def bm25(self, analysed: dict[str, list[str]]) -> Bm25:
@@ -77,7 +76,7 @@ class _Snapshot:
         meta = data.select(_COLUMNS).to_pylist()
         vectors = np.asarray(data.column("vector").combine_chunks().flatten(), dtype=np.float32)
         vectors = vectors.reshape(len(meta), -1) if meta else np.zeros((0, 1), np.float32)
-        return cls(version, meta, vectors, {r["chunk_id"]: i for i, r in enumerate(meta)})
+        return cls(version, meta, vectors)
 
 
 class LanceIndex:
