@@ -48,7 +48,7 @@ def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
 
 @dataclass
 class _Snapshot:
-    """An in-memory copy of one table version: exact numpy vector search for small KBs."""
+    """An in-memory copy of one table version: exact vector search and BM25 without LanceDB calls."""
 
     version: int
     rows: list[dict[str, Any]]
