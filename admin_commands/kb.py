@@ -315,8 +315,7 @@ def kb_import(ctx: Context, args: list[str]) -> CommandResult:
     done = audited_import(kb, ctx.actor, url, lambda: import_url(kb, url), ctx.caller.platform)
     if done.audit_id is None:
         return ctx.ok("Nothing to import", f"{url} is already in the knowledge base, unchanged.")
-    titles = {a.id: a.title for a in kb.list()}
-    names = ", ".join(f"#{i} {clip(titles[i], 40)}" for i in done.added + done.updated)
+    names = ", ".join(f"#{i} {clip(title, 40)}" for i, title in done.titles.items())
     return ctx.ok(
         "Imported",
         f"{len(done.added)} added, {len(done.updated)} updated from {url}: {names}. "

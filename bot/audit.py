@@ -47,10 +47,12 @@ def recent_audit(engine: Engine, limit: int = 20) -> list[AuditEntry]:
 
 @dataclass
 class ImportAudit:
-    """Which articles an import added or changed, and the audit entry that can undo it."""
+    """What an import returned, which articles it added or changed, and its undoable audit entry."""
 
+    result: Any
     added: list[int]
     updated: list[int]
+    titles: dict[int, str]  # of the added and updated articles
     audit_id: int | None
 
 
@@ -59,12 +61,13 @@ def audited_import(
 ) -> ImportAudit:
     """Run an import and audit what it changed, so `audit undo` can take it back (chat or CLI)."""
     before = {a.id: a.version for a in kb.list()}
-    run()
-    after = {a.id: a.version for a in kb.list()}
-    added = [i for i in after if i not in before and i is not None]
-    updated = [i for i in after if i in before and after[i] != before[i] and i is not None]
+    result = run()
+    after = {a.id: a for a in kb.list() if a.id is not None}
+    added = [i for i in after if i not in before]
+    updated = [i for i in after if i in before and after[i].version != before[i]]
+    titles = {i: after[i].title for i in added + updated}
     if not (added or updated):
-        return ImportAudit([], [], None)
+        return ImportAudit(result, [], [], {}, None)
     with Session(kb.engine) as session:
         entry = record_audit(
             session,
@@ -72,9 +75,9 @@ def audited_import(
             "kb import",
             target,
             {str(i): before[i] for i in updated},
-            {"added": added, "updated": {str(i): after[i] for i in updated}},
+            {"added": added, "updated": {str(i): after[i].version for i in updated}},
             platform,
         )
         session.commit()
         session.refresh(entry)
-        return ImportAudit(added, updated, entry.id)
+        return ImportAudit(result, added, updated, titles, entry.id)

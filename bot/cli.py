@@ -139,14 +139,10 @@ def cmd_kb(args: argparse.Namespace) -> int:
                 _print_undo(done.audit_id)
                 return 0
             with progress_bar(f"Importing {args.path}") as progress:
-                result: dict[str, Any] = {}
                 done = audited_import(
-                    app.kb,
-                    actor,
-                    args.path,
-                    lambda: result.update(report=import_path(app.kb, Path(args.path), progress)),
+                    app.kb, actor, args.path, lambda: import_path(app.kb, Path(args.path), progress)
                 )
-            report = result["report"]
+            report = done.result
             err.print(report.summary())
             for error in report.errors:
                 err.print(f"[red]{error}[/]")
