@@ -102,6 +102,7 @@ class LanceIndex:
         self._cache_max_rows = cache_max_rows
         self._snap: _Snapshot | None = None
         self._analysed: dict[str, list[str]] = {}  # chunk text -> BM25 terms, across versions
+        self._bm25_lock = threading.Lock()  # guards _analysed; never held across index writes
 
     # -- table handling -------------------------------------------------------------------------
     def schema(self) -> pa.Schema:
@@ -356,7 +357,7 @@ class LanceIndex:
             return []
         snap = self._snapshot(table)
         if snap is not None:  # in memory: same scores as the LanceDB index, ~10x faster
-            with self._lock:
+            with self._bm25_lock:  # not the write lock: a question never waits on a reindex
                 bm25 = snap.bm25(self._analysed)
             return [{**snap.rows[i], "bm25": score} for i, score in bm25.search(query, k)]
         try:
