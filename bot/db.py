@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -37,7 +37,24 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)
     return engine
+
+
+# Columns added to existing tables after their first release: (table, column, SQL definition).
+ADDED_COLUMNS = [
+    ("message", "kind", "VARCHAR NOT NULL DEFAULT 'text'"),
+]
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Give databases created by older versions the columns added since (idempotent)."""
+    inspector = inspect(engine)
+    for table, column, definition in ADDED_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
 
 
 @contextmanager

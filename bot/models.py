@@ -48,6 +48,7 @@ class Message(SQLModel, table=True):
     author_id: str = ""
     author_name: str = ""
     text: str
+    kind: str = "text"  # member turns: a graph.turns.TurnKind (typed text, option picked, …)
     platform_message_id: str = Field(default="", index=True)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -29,11 +29,17 @@ from bot.llm.recorder import conversation_scope
 from bot.models import Conversation, Decision, Feedback, Message
 from bot.runtime_settings import SettingsStore
 from graph.deps import GraphDeps
+from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
 from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_STORED_CHARS = 100_000
+BUTTON_TURNS = {
+    "helpful": TurnKind.THANKS,
+    "not_helpful": TurnKind.NOT_HELPFUL,
+    "human": TurnKind.ASK_PERSON,
+}
 ANSWER_BUTTONS = [
     Button("helpful", "Helpful"),
     Button("not_helpful", "Not helpful"),
@@ -66,29 +72,31 @@ class SupportService:
         conv = self._conversation(msg)
         if conv.status == "escalated":
             return self._relay_to_staff(conv, msg)
-        return self._run(conv, msg, {"text": msg.text}, started)
+        return self._run(conv, msg, TurnInput.typed(msg.text), started)
 
     def handle_action(
         self, conversation_key: str, action: str, value: str, member: Member, platform: str = ""
     ) -> Reply:
-        """A member pressed a button: feedback, a clarifying option, or 'Talk to a person'."""
+        """A member pressed a button: feedback, a clarifying option, 'Talk to a person' or a rating."""
+        if action == "rate":
+            return self._rate(conversation_key, value, member)
+        turn = turn_for_button(action, value)
+        if turn is None:
+            return Reply(route="notice", text=f"Unknown action {action!r}.")
+        return self.handle_turn(conversation_key, turn, member, platform)
+
+    def handle_turn(
+        self, conversation_key: str, turn: TurnInput, member: Member, platform: str = ""
+    ) -> Reply:
+        """Run one button turn (option, not helpful, ask for a person, thanks) on a conversation."""
         started = time.perf_counter()
-        with Session(self.engine) as session:
-            conv = session.exec(
-                select(Conversation).where(Conversation.key == conversation_key)
-            ).first()
+        conv = self._conversation_by_key(conversation_key)
         if conv is None:
             return Reply(route="notice", text="That conversation has expired. Please ask again.")
-        if action == "helpful":
+        if turn.kind is TurnKind.THANKS:
             self._feedback(conv, "helpful", member.user_id)
             self._set_status(conv, "resolved")
             return Reply(route="notice", text="Thanks, glad that helped!", conversation_id=conv.id)
-        if action == "rate":
-            ticket_id, _, rating = value.partition(":")
-            self.desk.record_rating(int(ticket_id), int(rating), member.user_id)
-            return Reply(
-                route="notice", text=f"Thanks for rating us {rating}/5.", conversation_id=conv.id
-            )
         if conv.status == "escalated":
             ticket = self.desk.open_ticket_for(conv.id or 0)
             return Reply(
@@ -102,37 +110,13 @@ class SupportService:
             channel_id=conv.channel_id,
             thread_id=conv.thread_id,
             message_id="",
-            text="",
+            text=turn.text,
             member=member,
         )
         msg = storable_message(msg)
-        if action == "not_helpful":
+        if turn.kind is TurnKind.NOT_HELPFUL:
             self._feedback(conv, "not_helpful", member.user_id)
-            return self._run(
-                conv,
-                msg,
-                {"text": "[pressed Not helpful]", "force_escalate": "not_helpful"},
-                started,
-            )
-        if action == "human":
-            return self._run(
-                conv,
-                msg,
-                {"text": "[pressed Talk to a person]", "force_escalate": "member_requested_human"},
-                started,
-            )
-        if action == "option":
-            if value == "__other__":
-                return self._run(
-                    conv,
-                    msg,
-                    {"text": "[picked Something else]", "force_escalate": "no_option_fit"},
-                    started,
-                )
-            return self._run(
-                conv, msg, {"text": f"[picked option {value}]", "picked_option": value}, started
-            )
-        return Reply(route="notice", text=f"Unknown action {action!r}.", conversation_id=conv.id)
+        return self._run(conv, msg, turn, started)
 
     def already_recorded(self, platform: str, platform_message_id: str) -> bool:
         """True when this platform message was handled before (retries, gateway replays)."""
@@ -147,6 +131,23 @@ class SupportService:
             )
             return session.exec(stmt).first() is not None
 
+    def _conversation_by_key(self, conversation_key: str) -> Conversation | None:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(Conversation).where(Conversation.key == conversation_key)
+            ).first()
+
+    def _rate(self, conversation_key: str, value: str, member: Member) -> Reply:
+        """A member rated a resolved ticket ('TICKET_ID:RATING')."""
+        conv = self._conversation_by_key(conversation_key)
+        if conv is None:
+            return Reply(route="notice", text="That conversation has expired. Please ask again.")
+        ticket_id, _, rating = value.partition(":")
+        self.desk.record_rating(int(ticket_id), int(rating), member.user_id)
+        return Reply(
+            route="notice", text=f"Thanks for rating us {rating}/5.", conversation_id=conv.id
+        )
+
     def conversation(self, conversation_id: int) -> Conversation | None:
         """A conversation by id (button payloads carry ids; keys can be too long)."""
         with Session(self.engine) as session:
@@ -154,7 +155,7 @@ class SupportService:
 
     # ---- internals -----------------------------------------------------------------------------
     def _run(
-        self, conv: Conversation, msg: IncomingMessage, turn: dict[str, Any], started: float
+        self, conv: Conversation, msg: IncomingMessage, turn: TurnInput, started: float
     ) -> Reply:
         settings = self.settings.snapshot()
         channel_cfg = settings.channel(msg.platform, msg.channel_id)
@@ -162,7 +163,8 @@ class SupportService:
             "vip" if settings.is_vip(msg.platform, msg.member.user_id) else ""
         )
         state_in: dict[str, Any] = {
-            "text": turn["text"][:MAX_STORED_CHARS],
+            **turn.as_state(),
+            "text": turn.text[:MAX_STORED_CHARS],
             "member": {
                 "user_id": msg.member.user_id,
                 "display_name": msg.member.display_name,
@@ -173,10 +175,6 @@ class SupportService:
                 "channel_id": msg.channel_id,
                 "name": msg.channel_name,
             },
-            "picked_option": turn.get("picked_option", ""),
-            "force_escalate": turn.get("force_escalate", ""),
-            "is_action": turn["text"].startswith("[")
-            and bool(turn.get("force_escalate") or turn.get("picked_option")),
             "prior_unresolved": self._prior_unresolved(conv, settings),
             "thresholds": settings.thresholds(msg.channel_id),
             "persona": settings.persona(),
@@ -191,7 +189,7 @@ class SupportService:
                 )
         except Exception:
             log.exception("graph failed for %s", conv.key)
-            out = _fallback_state(turn["text"])
+            out = _fallback_state(turn.text if turn.is_typed else self._last_question(conv))
         latency_ms = (time.perf_counter() - started) * 1000
         return self._persist(
             conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow"))
@@ -201,7 +199,7 @@ class SupportService:
         self,
         conv: Conversation,
         msg: IncomingMessage,
-        turn: dict,
+        turn: TurnInput,
         out: dict,
         latency_ms: float,
         settings: SettingsStore,
@@ -220,7 +218,8 @@ class SupportService:
                 role="member",
                 author_id=msg.member.user_id,
                 author_name=msg.member.display_name,
-                text=(msg.text or turn["text"])[:MAX_STORED_CHARS],
+                text=(msg.text or turn.describe())[:MAX_STORED_CHARS],
+                kind=turn.kind.value,
                 platform_message_id=msg.message_id,
             )
             session.add(member_msg)
@@ -331,6 +330,17 @@ class SupportService:
             session.refresh(conv)
             return conv
 
+    def _last_question(self, conv: Conversation) -> str:
+        """The member's last typed message in this conversation ('' if they never typed one)."""
+        with Session(self.engine) as session:
+            text = session.exec(
+                select(Message.text)
+                .where(Message.conversation_id == conv.id, Message.role == "member")
+                .where(Message.kind == TurnKind.TEXT.value)
+                .order_by(col(Message.id).desc())
+            ).first()
+        return text or ""
+
     def _prior_unresolved(self, conv: Conversation, settings: SettingsStore) -> list[str]:
         """Issue types this member raised in other recent threads that were never resolved."""
         since = utcnow() - timedelta(days=int(settings.get("repeat_window_days") or 7))
@@ -390,6 +400,14 @@ def storable_message(msg: IncomingMessage) -> IncomingMessage:
     )
 
 
+def turn_for_button(action: str, value: str) -> TurnInput | None:
+    """The member turn behind a button press (None for an action that is not a member turn)."""
+    if action == "option":
+        return TurnInput(TurnKind.NONE_FIT) if value == NONE_FIT_OPTION else TurnInput.picked(value)
+    kind = BUTTON_TURNS.get(action)
+    return TurnInput(kind) if kind else None
+
+
 def _fallback_state(text: str) -> dict[str, Any]:
     """If the graph itself fails, hand off honestly instead of going silent."""
     notice = (
@@ -404,7 +422,10 @@ def _fallback_state(text: str) -> dict[str, Any]:
             "reasons": ["internal_error"],
             "question": text,
             "summary": f"The bot failed while handling: {text[:200]}",
-            "transcript": [{"role": "member", "text": text}, {"role": "bot", "text": notice}],
+            "transcript": [
+                {"role": "member", "kind": TurnKind.TEXT.value, "text": text},
+                {"role": "bot", "text": notice},
+            ],
             "team": "support",
             "severity": "high",
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from graph.interfaces import AnswerDraft, Hit, Persona
+from graph.turns import member_questions
 
 LENGTH_CHARS = {"short": 320, "medium": 700, "long": 1400}
 _WORD = re.compile(r"[a-z0-9]+")
@@ -108,9 +109,7 @@ class ExtractiveSummariser:
 
     def summarise(self, transcript: list[dict], issue_type: str, reasons: list[str]) -> str:
         """Who asked what, what the bot did, and why it is handing off."""
-        member_lines = [
-            t["text"] for t in transcript if t.get("role") == "member" and t.get("text")
-        ]
+        member_lines = member_questions(transcript)
         bot_turns = [
             t for t in transcript if t.get("role") == "bot" and t.get("route") != "escalate"
         ]

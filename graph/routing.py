@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.state import DEFAULT_THRESHOLDS, SupportState, Thresholds
+from graph.turns import TurnInput
 
 OUT_OF_SCOPE_MIN_CONFIDENCE = 0.5
 VAGUE_MAX_WORDS = 2
@@ -27,8 +28,9 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
     flags = state.get("guard_flags") or []
     if "empty" in flags:
         return "clarify", ["empty_message"]
-    if state.get("force_escalate"):
-        return "escalate", [state["force_escalate"]]
+    turn = TurnInput.from_state(state)
+    if turn.escalation_reason:
+        return "escalate", [turn.escalation_reason]
     triggers = (state.get("signals") or {}).get("triggers") or []
     if triggers:
         return "escalate", list(triggers)
@@ -39,7 +41,7 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
         return "escalate", [f"needs_person:{cls.get('issue_type')}"]
     if cls.get("repeat_contact"):
         return "escalate", ["repeat_contact"]
-    if state.get("picked_option") and state.get("hits"):
+    if turn.option and state.get("hits"):
         return "answer", ["member_picked_option"]
 
     hits = state.get("hits") or []

@@ -28,19 +28,18 @@ DEFAULT_THRESHOLDS: Thresholds = {
 class SupportState(TypedDict, total=False):
     """Inputs for this turn, what the nodes worked out, and the conversation so far."""
 
-    # --- inputs, set by the service for every turn
-    text: str
+    # --- inputs, set by the service for every turn (graph.turns.TurnInput.as_state)
+    turn_kind: str  # a graph.turns.TurnKind value: typed text, option picked, not helpful…
+    text: str  # what the member typed ('' for a button press)
+    picked_option: str  # article id the member picked from a clarifying question
     member: dict[str, Any]  # user_id, display_name, tier
     channel: dict[str, Any]  # platform, channel_id
-    picked_option: str  # article id the member picked from a clarifying question
-    is_action: bool  # this turn is a button press, not a typed message
-    force_escalate: str  # reason when the member pressed "Talk to a person" / "Not helpful"
     prior_unresolved: list[str]  # issue types of this member's recent unresolved contacts
     thresholds: Thresholds
     persona: dict[str, Any]
 
     # --- conversation memory (checkpointed)
-    transcript: Annotated[list[dict[str, Any]], operator.add]
+    transcript: Annotated[list[dict[str, Any]], operator.add]  # {role, kind, text, …}
     clarify_turns: int
     pending_question: str
     last_hits: list[dict[str, Any]]

@@ -281,3 +281,62 @@ def test_first_messages_racing_in_a_new_thread_share_one_conversation(app) -> No
     with Session(app.engine) as session:
         rows = session.exec(select(Conversation).where(Conversation.thread_id == "race-thread"))
         assert len(rows.all()) == 1
+
+
+def test_vague_clarify_pick_not_helpful_carries_the_real_question_everywhere(app) -> None:
+    """Ticket, staff card, assist search and KB candidate see what the member asked, not a press."""
+    from bot.desk import ticket_view
+    from bot.discord.render import context_embed
+    from bot.llm.assist import suggest_reply
+    from bot.slack.render import render_escalation_card
+
+    key, who = "console:help:svc-real-question", Member("rq", "Ana")
+    first = ask(app, "problem with my account", thread="svc-real-question", user="rq")
+    assert first.route == "clarify", first.reasons
+    picked = app.service.handle_action(key, "option", first.options[0].value, who, "console")
+    assert picked.route == "answer"
+    reply = app.service.handle_action(key, "not_helpful", "", who, "console")
+    assert reply.route == "escalate" and reply.reasons == ["not_helpful"]
+
+    ticket = app.desk.get(reply.ticket_id)
+    assert ticket.question == "problem with my account"
+    member_turns = [t for t in json.loads(ticket.transcript) if t["role"] == "member"]
+    assert [t["kind"] for t in member_turns] == ["text", "option", "not_helpful"]
+    assert member_turns[1]["text"] == f"(picked: {first.options[0].label})"
+    assert "[picked" not in ticket.summary and "problem with my account" in ticket.summary
+
+    view = ticket_view(ticket)
+    text, blocks = render_escalation_card(view)
+    card = json.dumps(blocks)
+    assert "problem with my account" in card and "[picked" not in card
+    embed = context_embed(view)
+    question_field = next(f for f in embed.fields if f.name == "Question")
+    assert question_field.value == "problem with my account"
+
+    suggestion = suggest_reply(app, ticket.id)
+    offered = {o.label for o in first.options}
+    assert suggestion["grounded"] and suggestion["citations"][0]["title"] in offered
+
+    app.desk.staff_message(ticket.id, "S1", "Sam", "I unlocked your account; sign in again.")
+    app.desk.resolve(ticket.id, "S1")
+    candidate = next(c for c in app.kb.list_candidates() if c.ticket_id == ticket.id)
+    assert candidate.question == "problem with my account"
+
+    with Session(app.engine) as s:
+        stored = s.exec(
+            select(Message.kind, Message.text)
+            .where(Message.conversation_id == reply.conversation_id, Message.role == "member")
+            .order_by(Message.id)
+        ).all()
+    assert [k for k, _ in stored] == ["text", "option", "not_helpful"]
+    assert stored[0][1] == "problem with my account"
+
+
+def test_graph_failure_on_a_button_hands_off_with_the_last_typed_question(app) -> None:
+    key, who = "console:help:svc-fail-btn", Member("fb", "Ana")
+    first = ask(app, "how do I reset my password", thread="svc-fail-btn", user="fb")
+    assert first.route == "answer"
+    app.checkpointer.conn.close()  # the graph cannot load the thread: invoking it raises
+    reply = app.service.handle_action(key, "human", "", who, "console")
+    assert reply.route == "escalate" and reply.reasons == ["internal_error"]
+    assert app.desk.get(reply.ticket_id).question == "how do I reset my password"

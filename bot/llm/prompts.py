@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from graph.interfaces import Hit, Persona
+from graph.turns import TurnKind, entry_kind
 
 NO_ANSWER = "NO_ANSWER"
 DATA_TAGS = (
@@ -74,12 +75,14 @@ def knowledge_block(hits: Sequence[Hit]) -> str:
 
 
 def transcript_block(transcript: Sequence[dict[str, Any]]) -> str:
-    """The recent conversation, one delimited turn per message."""
+    """The recent conversation, one delimited turn per message; button presses say their kind."""
     turns = list(transcript)[-MAX_TURNS:]
     lines = ["<transcript>"]
     for turn in turns:
         text = as_data(str(turn.get("text", ""))[:MAX_TURN_CHARS])
-        lines.append(f'<turn role="{attr(str(turn.get("role", "")))}">{text}</turn>')
+        kind = entry_kind(turn)
+        pressed = f' kind="{attr(kind.value)}"' if kind is not TurnKind.TEXT else ""
+        lines.append(f'<turn role="{attr(str(turn.get("role", "")))}"{pressed}>{text}</turn>')
     lines.append("</transcript>")
     return "\n".join(lines)
 

@@ -8,9 +8,10 @@ from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
 from graph.state import DEFAULT_THRESHOLDS, SupportState
+from graph.turns import NONE_FIT_OPTION
 
 EMPTY_PROMPT = "I didn't catch a question there. What can I help you with?"
-OTHER_OPTION = {"label": "Something else", "value": "__other__"}
+OTHER_OPTION = {"label": "Something else", "value": NONE_FIT_OPTION}
 
 
 def candidate_options(

@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
 from graph.state import SupportState
+from graph.turns import member_questions
 
 URGENT_TRIGGERS = {"legal", "regulatory", "security", "account_takeover"}
 OPENINGS = {
@@ -51,6 +52,17 @@ def member_notice(reasons: list[str], team: str) -> str:
     )
 
 
+def last_question(state: SupportState) -> str:
+    """The member's last real question: what was searched for, never a button press."""
+    asked = member_questions(state.get("transcript") or [])
+    return (
+        state.get("query")
+        or state.get("clean_text")
+        or state.get("pending_question")
+        or (asked[-1] if asked else "")
+    )
+
+
 def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     """Assemble the Escalation record: reasons, type, severity, summary, transcript, articles, team."""
     deps = runtime.context
@@ -81,9 +93,7 @@ def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         "severity": severity_for(reasons, signals),
         "sentiment": signals.get("mood", "neutral"),
         "signals": signals,
-        "question": state.get("pending_question")
-        or state.get("query")
-        or state.get("clean_text", ""),
+        "question": last_question(state),
         "transcript": transcript,
         "member": dict(state.get("member") or {}),
         "articles": [

@@ -9,6 +9,7 @@ from typing import Any
 from graph.extractive import content_terms
 from graph.signals import looks_like_injection
 from graph.state import PER_TURN_KEYS, SupportState
+from graph.turns import TurnInput, member_questions
 
 MAX_QUERY_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -24,23 +25,16 @@ def clean(text: str) -> str:
 def guard(state: SupportState) -> dict[str, Any]:
     """Reset per-turn fields, clean the text, flag empty/oversized/instructive input."""
     update: dict[str, Any] = {key: None for key in PER_TURN_KEYS}
-    text = clean(state.get("text", ""))
-    if state.get("is_action"):  # a button press: work on the member's last real question
-        asked = [
-            t["text"]
-            for t in state.get("transcript") or []
-            if t.get("role") == "member" and not t.get("action")
-        ]
-        text = clean(asked[-1]) if asked else text
+    turn = TurnInput.from_state(state)
+    text = clean(turn.text)
+    if not turn.is_typed:  # a button press: work on the member's last real question
+        asked = member_questions(state.get("transcript") or [])
+        text = clean(asked[-1]) if asked else ""
     flags: list[str] = []
     if len(text) > MAX_QUERY_CHARS:
         flags.append("truncated")
         text = text[:MAX_QUERY_CHARS].rsplit(" ", 1)[0]
-    if (
-        not re.search(r"\w", text)
-        and not state.get("picked_option")
-        and not state.get("force_escalate")
-    ):
+    if turn.is_typed and not re.search(r"\w", text):
         flags.append("empty")
     if looks_like_injection(text):
         flags.append("instruction_attempt")
@@ -52,9 +46,18 @@ def guard(state: SupportState) -> dict[str, Any]:
         transcript=[
             {
                 "role": "member",
-                "text": state.get("text", ""),
+                "kind": turn.kind.value,
+                "text": turn.describe(option_label(state, turn.option)),
                 "author": (state.get("member") or {}).get("display_name", ""),
             }
         ],
     )
     return update
+
+
+def option_label(state: SupportState, option: str) -> str:
+    """The title the member saw on the option they picked ('' if it is not among the offers)."""
+    if not option:
+        return ""
+    titles = [h["title"] for h in state.get("last_hits") or [] if str(h["article_id"]) == option]
+    return titles[0] if titles else ""

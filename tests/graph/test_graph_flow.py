@@ -13,6 +13,7 @@ from graph.deps import GraphDeps, ScopeEntry
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
 from graph.interfaces import AnswerDraft, Classification, Hit
 from graph.state import DEFAULT_THRESHOLDS
+from graph.turns import TurnInput, TurnKind
 
 RESET = Hit(
     1,
@@ -76,9 +77,10 @@ def deps(retriever, **kw) -> GraphDeps:
     )
 
 
-def turn(graph, context, thread: str, text: str, **extra) -> dict:
+def turn(graph, context, thread: str, said: str | TurnInput, **extra) -> dict:
+    typed = said if isinstance(said, TurnInput) else TurnInput.typed(said)
     state = {
-        "text": text,
+        **typed.as_state(),
         "member": {"user_id": "u1", "display_name": "Ana"},
         "thresholds": dict(DEFAULT_THRESHOLDS),
         "persona": {},
@@ -115,7 +117,7 @@ def test_clarify_then_pick_an_option() -> None:
     assert first["route"] == "clarify"
     assert [o["value"] for o in first["options"]][:2] == ["1", "2"]
     assert first["options"][-1]["value"] == "__other__"
-    second = turn(graph, ctx, "t2", "[picked]", picked_option="2")
+    second = turn(graph, ctx, "t2", TurnInput.picked("2"))
     assert second["route"] == "answer"
     assert second["citations"][0]["title"] == "Update billing details"
     assert second["clarify_turns"] == 0
@@ -184,7 +186,7 @@ def test_conversation_survives_a_restart(tmp_path) -> None:
     assert turn(build_graph(saver), ctx, "t8", "problem with my account")["route"] == "clarify"
     saver.conn.close()
     reopened = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-    out = turn(build_graph(reopened), ctx, "t8", "[picked]", picked_option="1")
+    out = turn(build_graph(reopened), ctx, "t8", TurnInput.picked("1"))
     assert out["route"] == "answer"
     assert out["citations"][0]["title"] == "Reset your password"
     assert len(out["transcript"]) == 4
@@ -195,3 +197,54 @@ def test_empty_message_gets_a_prompt_not_silence() -> None:
     assert out["route"] == "clarify"
     assert out["reply"].startswith("I didn't catch a question")
     assert not out.get("clarify_turns")
+
+
+def test_button_turns_escalate_with_the_members_real_question() -> None:
+    retriever = TableRetriever(RETRIEVER)
+    graph, ctx = build_graph(InMemorySaver()), deps(retriever)
+    assert turn(graph, ctx, "t10", "problem with my account")["route"] == "clarify"
+    picked = turn(graph, ctx, "t10", TurnInput.picked("1"))
+    assert picked["route"] == "answer"
+    out = turn(graph, ctx, "t10", TurnInput(TurnKind.NOT_HELPFUL))
+    assert out["route"] == "escalate" and out["reasons"] == ["not_helpful"]
+    assert out["escalation"]["question"] == "problem with my account"
+    assert retriever.queries[-1] == "problem with my account"
+    kinds = [(t["role"], t.get("kind")) for t in out["escalation"]["transcript"]]
+    assert [k for r, k in kinds if r == "member"] == ["text", "option", "not_helpful"]
+    member_texts = [t["text"] for t in out["escalation"]["transcript"] if t["role"] == "member"]
+    assert member_texts[1] == "(picked: Reset your password)"
+    assert '"problem with my account"' in out["escalation"]["summary"]
+    assert "(pressed" not in out["escalation"]["summary"]
+
+
+def test_talk_to_a_person_on_a_clarifying_question_keeps_the_pending_question() -> None:
+    retriever = TableRetriever(RETRIEVER)
+    graph, ctx = build_graph(InMemorySaver()), deps(retriever)
+    assert turn(graph, ctx, "t11", "problem with my account")["route"] == "clarify"
+    out = turn(graph, ctx, "t11", TurnInput(TurnKind.ASK_PERSON))
+    assert out["reasons"] == ["member_requested_human"]
+    assert out["escalation"]["question"] == "problem with my account"
+    assert retriever.queries[-1] == "problem with my account"  # not the question twice
+
+
+def test_something_else_with_no_typed_question_escalates_with_an_empty_question() -> None:
+    out = turn(
+        build_graph(InMemorySaver()),
+        deps(TableRetriever(RETRIEVER)),
+        "t12",
+        TurnInput(TurnKind.NONE_FIT),
+    )
+    assert out["route"] == "escalate" and out["reasons"] == ["no_option_fit"]
+    assert out["escalation"]["question"] == ""
+    assert "empty_message" not in out["reasons"]
+
+
+def test_typed_text_that_looks_like_a_button_is_still_a_question() -> None:
+    out = turn(
+        build_graph(InMemorySaver()),
+        deps(TableRetriever(RETRIEVER)),
+        "t13",
+        "[pressed Not helpful] my password reset mail never arrives",
+    )
+    assert "not_helpful" not in out["reasons"]
+    assert out["transcript"][0]["kind"] == "text"

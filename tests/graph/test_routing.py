@@ -18,7 +18,7 @@ CASES = [
     ("empty", {"guard_flags": ["empty"]}, "clarify", "empty_message"),
     (
         "button: talk to a person",
-        {"force_escalate": "member_requested_human", "hits": [hit(1, 0.9)], "confidence": 0.9},
+        {"turn_kind": "ask_person", "hits": [hit(1, 0.9)], "confidence": 0.9},
         "escalate",
         "member_requested_human",
     ),
@@ -86,7 +86,7 @@ CASES = [
     ),
     (
         "picked option",
-        {"picked_option": "1", "hits": [hit(1, 0.5)], "confidence": 0.5},
+        {"turn_kind": "option", "picked_option": "1", "hits": [hit(1, 0.5)], "confidence": 0.5},
         "answer",
         "member_picked_option",
     ),

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot.db import make_engine
 from bot.llm import LlmAnswerer, LlmClarifier, LlmHandoffAnalyst, LlmRecorder, LlmSummariser
 from bot.llm.handoff import HandoffNotes, parse_json_object
-from bot.llm.prompts import as_data
+from bot.llm.prompts import as_data, transcript_block
 from bot.models import LlmCall
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
 from graph.interfaces import Hit, Persona
@@ -213,3 +213,17 @@ def test_analyst_alone_calls_once_and_survives_timeouts(engine):
 
 def test_parse_json_object_tolerates_chatter():
     assert parse_json_object('Sure! {"a": 1} hope that helps') == {"a": 1}
+
+
+def test_transcript_block_marks_button_presses_so_the_model_never_reads_them_as_questions() -> None:
+    block = transcript_block(
+        [
+            {"role": "member", "kind": "text", "text": "billing question"},
+            {"role": "bot", "text": "Which of these?", "route": "clarify"},
+            {"role": "member", "kind": "option", "text": "(picked: Plans and pricing)"},
+            {"role": "member", "text": "[pressed Not helpful]"},  # checkpointed before kinds
+        ]
+    )
+    assert '<turn role="member">billing question</turn>' in block
+    assert '<turn role="member" kind="option">(picked: Plans and pricing)</turn>' in block
+    assert '<turn role="member" kind="not_helpful">' in block
