@@ -55,6 +55,7 @@ def test_single_queries_hit_the_cache(embedder):
 
 def test_auto_falls_back_to_pytorch_when_onnx_fails(monkeypatch, caplog):
     pytest.importorskip("sentence_transformers", reason="the fallback needs the torch extra")
+
     def broken(*_: object, **__: object) -> OnnxMiniLM:
         raise RuntimeError("no onnxruntime here")
 
