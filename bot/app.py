@@ -68,6 +68,12 @@ class Deskhand:
         self.service = SupportService(
             self.engine, self.graph, self.graph_deps, self.settings, self.desk
         )
+        from bot.monitoring.version import BotVersion
+
+        self.version = BotVersion(
+            self.engine, self.config.llm or f"extractive/{self.config.embedder}"
+        )
+        self.service.version_stamp = self.version.stamp
         if self.config.llm:
             from bot.llm.setup import enable_llm
 

@@ -351,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", type=int, default=0, help="also run on an N-article synthetic KB")
     p.set_defaults(func=cmd_bench)
 
+    from bot.monitoring.cli import register as register_monitoring
+
+    register_monitoring(sub)
+
     p = sub.add_parser("run", help="connect to a chat platform")
     p.add_argument("platform", choices=["slack", "discord"])
     p.add_argument("--http", action="store_true", help="Slack: serve the Events API over HTTP")

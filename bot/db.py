@@ -38,12 +38,15 @@ def make_engine(url: str) -> Engine:
 
     SQLModel.metadata.create_all(engine)
     add_missing_columns(engine)
+    create_missing_indexes(engine)
     return engine
 
 
 # Columns added to existing tables after their first release: (table, column, SQL definition).
 ADDED_COLUMNS = [
     ("message", "kind", "VARCHAR NOT NULL DEFAULT 'text'"),
+    ("decision", "bot_version", "VARCHAR NOT NULL DEFAULT ''"),
+    ("decision", "member_tier", "VARCHAR NOT NULL DEFAULT ''"),
 ]
 
 
@@ -55,6 +58,14 @@ def add_missing_columns(engine: Engine) -> None:
         if column not in present:
             with engine.begin() as conn:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+
+
+def create_missing_indexes(engine: Engine) -> None:
+    """create_all never adds an index to an existing table: create any the models declare."""
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 @contextmanager

@@ -35,7 +35,7 @@ class Conversation(SQLModel, table=True):
     member_name: str = ""
     status: str = Field(default="open", index=True)  # open | answered | escalated | resolved
     issue_type: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -70,6 +70,8 @@ class Decision(SQLModel, table=True):
     question: str = ""
     latency_ms: float = 0.0
     shadow: bool = False
+    bot_version: str = ""  # short hash of the effective configuration (bot.monitoring.version)
+    member_tier: str = ""  # "vip", a role tier from settings, or "" (standard)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -116,7 +118,7 @@ class Feedback(SQLModel, table=True):
     kind: str  # helpful | not_helpful | rating
     rating: int | None = None
     user_id: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class Setting(SQLModel, table=True):
@@ -151,7 +153,7 @@ class OutboxItem(SQLModel, table=True):
     attempts: int = 0
     last_error: str = ""
     next_attempt_at: datetime = Field(default_factory=utcnow)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class LlmCall(SQLModel, table=True):
@@ -166,4 +168,19 @@ class LlmCall(SQLModel, table=True):
     ok: bool = True
     error: str = ""
     conversation_id: int | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AlertEvent(SQLModel, table=True):
+    """One alert a detector raised: kept for dedup, rate limits, evidence and the digest."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True)  # kind:subject — the dedup key
+    kind: str
+    subject: str = ""
+    severity: str = "warning"  # info | warning | critical
+    title: str = ""
+    text: str = ""
+    evidence: str = "{}"  # JSON: the numbers and ids behind the alert
+    posted_at: datetime | None = None  # when an adapter delivered it (None = still to post)
+    created_at: datetime = Field(default_factory=utcnow, index=True)

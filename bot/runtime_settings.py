@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "routes": {},  # issue_type or team -> {"slack": channel, "discord": channel}
     "vip_users": [],  # "platform:user_id"
     "repeat_window_days": 7,
+    "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
+    "member_tiers": {},  # tier name -> role names/ids (segments in stats)
 }
 
 

@@ -27,6 +27,7 @@ from bot.contracts import (
 from bot.desk import EscalationDesk
 from bot.llm.recorder import conversation_scope
 from bot.models import Conversation, Decision, Feedback, Message
+from bot.monitoring.tiers import member_tier
 from bot.runtime_settings import SettingsStore
 from graph.deps import GraphDeps
 from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
@@ -63,6 +64,8 @@ class SupportService:
         self.deps_factory = deps_factory
         self.settings = settings
         self.desk = desk
+        # set by the app: (settings, channel_id) -> short config hash recorded on each decision
+        self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
 
     # ---- member messages -------------------------------------------------------------------
     def handle(self, msg: IncomingMessage) -> Reply:
@@ -179,6 +182,11 @@ class SupportService:
             "thresholds": settings.thresholds(msg.channel_id),
             "persona": settings.persona(),
         }
+        turn = {
+            **turn,
+            "member_tier": member_tier(settings, msg.platform, msg.member),
+            "bot_version": self.version_stamp(settings, msg.channel_id),
+        }
         try:
             with conversation_scope(conv.id):
                 out = self.graph.invoke(
@@ -238,6 +246,8 @@ class SupportService:
                 question=(out.get("query") or out.get("clean_text") or "")[:2000],
                 latency_ms=latency_ms,
                 shadow=shadow,
+                bot_version=turn.get("bot_version", ""),
+                member_tier=turn.get("member_tier", ""),
             )
             session.add(decision)
             session.add(

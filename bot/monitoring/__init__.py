@@ -1,0 +1,1 @@
+"""Monitoring: scorecard, segments and trends from recorded data; alerts, digest, simulator."""
