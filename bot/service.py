@@ -182,8 +182,7 @@ class SupportService:
             "thresholds": settings.thresholds(msg.channel_id),
             "persona": settings.persona(),
         }
-        turn = {
-            **turn,
+        labels = {  # recorded on the decision for monitoring segments
             "member_tier": member_tier(settings, msg.platform, msg.member),
             "bot_version": self.version_stamp(settings, msg.channel_id),
         }
@@ -200,7 +199,7 @@ class SupportService:
             out = _fallback_state(turn.text if turn.is_typed else self._last_question(conv))
         latency_ms = (time.perf_counter() - started) * 1000
         return self._persist(
-            conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow"))
+            conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow")), labels
         )
 
     def _persist(
@@ -212,6 +211,7 @@ class SupportService:
         latency_ms: float,
         settings: SettingsStore,
         shadow: bool,
+        labels: dict[str, str] | None = None,
     ) -> Reply:
         route = out.get("route") or "escalate"
         cls = out.get("classification") or {}
@@ -246,8 +246,7 @@ class SupportService:
                 question=(out.get("query") or out.get("clean_text") or "")[:2000],
                 latency_ms=latency_ms,
                 shadow=shadow,
-                bot_version=turn.get("bot_version", ""),
-                member_tier=turn.get("member_tier", ""),
+                **(labels or {}),
             )
             session.add(decision)
             session.add(
