@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from knowledge.models import utcnow
@@ -184,3 +185,25 @@ class AlertEvent(SQLModel, table=True):
     evidence: str = "{}"  # JSON: the numbers and ids behind the alert
     posted_at: datetime | None = None  # when an adapter delivered it (None = still to post)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class InboxEvent(SQLModel, table=True):
+    """An inbound platform event, stored before it is acknowledged so a crash never loses it."""
+
+    __table_args__ = (UniqueConstraint("platform", "event_key", name="uq_inbox_platform_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_key: str  # the platform's own id: message ts / event id / interaction id
+    kind: str  # message | action | command | form | ...
+    lane: str = Field(default="", index=True)  # events sharing a lane (a thread) run in order
+    payload: str  # JSON, exactly what the adapter needs to do the work later
+    status: str = Field(default="received", index=True)  # received | processing | done | dead
+    attempts: int = 0  # claims so far; also the compare-and-set version of a claim
+    lease_until: datetime | None = None  # a claim is hidden from other workers until then
+    owner: str = ""  # which process (pid-random) holds the claim, for the log and status
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    result: str = ""  # JSON the adapter saves mid-way (the reply), so a resume re-delivers it
+    error: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.desk import DeskError
+from bot.inbox import Inbox, InboxWorker, reply_from_dict, reply_to_dict
 from bot.llm.assist import classify_staff_reply, record_assist_use
-from bot.models import Conversation, Message
+from bot.models import Conversation, InboxEvent, Message
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
     ASSIST_ACTIONS,
@@ -27,7 +28,7 @@ from bot.slack.render import (
     strip_actions,
 )
 from bot.slack.text import escape, mentions, safe_mrkdwn, to_plain
-from bot.slack.workers import KeyedLocks, TtlSet, WorkPool
+from bot.slack.workers import KeyedLocks
 from knowledge.errors import KnowledgeError
 
 log = logging.getLogger(__name__)
@@ -43,24 +44,60 @@ ACTION_NOTES = {
 
 
 class SlackAdapter(SlackDelivery):
-    """Translates Slack payloads for the core; all slow work runs in `pool`, after the ack."""
+    """Translates Slack payloads for the core; listeners only store events, `worker` does the rest."""
 
     def __init__(self, app: Any, client: WebClient, workers: int = 4) -> None:
         super().__init__(app, client)
-        self.pool = WorkPool(workers, "deskhand-slack")
-        self.listener_pool = WorkPool(8, "deskhand-slack-ack")
+        self.inbox = Inbox(app.engine)
+        self.worker = InboxWorker(self.inbox, PLATFORM, self.process, workers=workers)
         self.locks = KeyedLocks()
-        self.seen = TtlSet()
         self.bot_user_id = ""
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until every acked event has been fully handled (tests, graceful shutdown)."""
-        ok = True
-        for _ in range(3):  # listeners submit work, work may submit nothing further
-            ok = self.listener_pool.wait_idle(timeout) and self.pool.wait_idle(timeout)
-            if not (self.listener_pool.pending or self.pool.pending):
-                break
-        return ok
+        """Wait until every acked event has been fully handled (tests, benchmarks)."""
+        return self.worker.wait_idle(timeout)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop taking inbox work; what is unfinished after `timeout` is left for the next start."""
+        return self.worker.stop(timeout)
+
+    # ---- the inbox: accept (before the ack) and process (after) ------------------------------
+    def accept(self, kind: str, key: str, payload: dict[str, Any], lane: str = "") -> bool:
+        """Store one event durably before Slack gets its ack; a repeat (retry) is a no-op.
+
+        A database error propagates, so Bolt answers 500 and Slack retries the event later.
+        """
+        if not self.worker.running:
+            self.worker.start()
+        fresh = self.inbox.put(PLATFORM, key, kind, payload, lane)
+        if fresh:
+            self.worker.notify()
+        else:
+            log.debug("duplicate slack delivery %s ignored", key)
+        return fresh
+
+    def process(self, item: InboxEvent) -> None:
+        """Do the work of one stored event (called by the inbox worker, maybe after a restart)."""
+        data = json.loads(item.payload)
+        if item.kind == "message":
+            self.bot_user_id = self.bot_user_id or data.get("bot_user_id", "")
+            self.handle_message(data["event"], data.get("mention", False), item)
+        elif item.kind == "action":
+            self.on_action(data["body"], data["action"])
+        elif item.kind == "command":
+            from slack_bolt import Respond
+
+            from bot.slack.commands import run_slash_command
+
+            command = data["command"]
+            respond = Respond(response_url=command.get("response_url"))
+            run_slash_command(self, command, respond)
+        elif item.kind == "form":
+            from bot.slack.commands import submit_form
+
+            submit_form(self, data["body"], data["view"])
+        else:
+            log.error("unknown slack inbox kind %r; dropped", item.kind)
 
     # ---- channel policy --------------------------------------------------------------------
     def help_channels(self) -> set[str]:
@@ -112,7 +149,7 @@ class SlackAdapter(SlackDelivery):
 
     # ---- events ------------------------------------------------------------------------------
     def on_message_event(self, event: dict, body: dict, context: Any, mention: bool) -> None:
-        """Filter and dedupe an app_mention/message event, then queue the real work."""
+        """Filter an app_mention/message event and store it; one message is one inbox event."""
         self.bot_user_id = self.bot_user_id or (context.get("bot_user_id") or "")
         if event.get("subtype") not in ALLOWED_SUBTYPES or "edited" in event:
             return
@@ -122,15 +159,11 @@ class SlackAdapter(SlackDelivery):
         channel, ts = event.get("channel") or "", event.get("ts") or ""
         if not (channel and ts):
             return
-        keys = [f"event:{body.get('event_id', '')}", f"msg:{channel}:{ts}"]
-        if event.get("client_msg_id"):
-            keys.append(f"cmid:{event['client_msg_id']}")
-        if not self.seen.claim(*keys):
-            log.debug("duplicate slack delivery of %s/%s ignored", channel, ts)
-            return
-        self.pool.submit(self.handle_message, event, mention)
+        lane = f"{channel}:{event.get('thread_ts') or ts}"
+        payload = {"event": event, "mention": mention, "bot_user_id": self.bot_user_id}
+        self.accept("message", f"msg:{channel}:{ts}", payload, lane)
 
-    def handle_message(self, event: dict, mention: bool = False) -> None:
+    def handle_message(self, event: dict, mention: bool = False, item: Any = None) -> None:
         """Route one member message: staff thread relay, or the support service."""
         channel, ts, user = event["channel"], event["ts"], event["user"]
         thread_ts = event.get("thread_ts") or ""
@@ -152,11 +185,34 @@ class SlackAdapter(SlackDelivery):
             return
         with self.locks.get(key):
             if self.already_handled(channel, ts):
+                self._resume(item, channel, ts, root, user, mentioned)
                 return
-            self._answer(event, channel, ts, root, user, to_plain(raw, self.bot_user_id), mentioned)
+            text = to_plain(raw, self.bot_user_id)
+            self._answer(event, channel, ts, root, user, text, mentioned, item)
+
+    def _resume(
+        self, item: Any, channel: str, ts: str, root: str, user: str, mentioned: bool
+    ) -> None:
+        """A message recorded by an attempt that died before delivering: deliver its reply once."""
+        if item is None or not item.result:
+            log.info("slack message %s/%s already handled; not answering again", channel, ts)
+            return
+        msg = IncomingMessage(
+            PLATFORM, channel, root, ts, "", Member(user, self.user_name(user)), mentioned=mentioned
+        )
+        log.info("resuming delivery of the reply to %s/%s", channel, ts)
+        self.deliver(reply_from_dict(json.loads(item.result)), msg)
 
     def _answer(
-        self, event: dict, channel: str, ts: str, root: str, user: str, text: str, mentioned: bool
+        self,
+        event: dict,
+        channel: str,
+        ts: str,
+        root: str,
+        user: str,
+        text: str,
+        mentioned: bool,
+        item: Any = None,
     ) -> None:
         shadow = bool(self.app.settings.channel(PLATFORM, channel).get("shadow"))
         if not text and not event.get("files"):
@@ -176,6 +232,8 @@ class SlackAdapter(SlackDelivery):
         )
         try:
             reply = self.app.service.handle(msg)
+            if item is not None and item.id:
+                self.inbox.save_result(item.id, reply_to_dict(reply))
             self.deliver(reply, msg)
         finally:
             if not shadow:

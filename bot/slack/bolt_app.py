@@ -1,17 +1,18 @@
-"""Build the slack-bolt App: listeners ack at once and hand the work to the adapter's pool."""
+"""Build the slack-bolt App: listeners store each event in the inbox, then Bolt acks it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.adapter import SlackAdapter
 from bot.slack.client import add_retry_handlers, make_web_client
-from bot.slack.commands import run_slash_command, submit_form
 from bot.slack.render import ACTION_PREFIX
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,7 @@ def build_slack_app(
         signing_secret=secret or None,
         request_verification_enabled=bool(secret),
         token_verification_enabled=(not injected) if verify_token is None else verify_token,
-        process_before_response=False,
-        listener_executor=adapter.listener_pool,
+        process_before_response=True,  # the ack waits for the inbox write, never for the answer
         logger=logging.getLogger("deskhand.slack.bolt"),
     )
     setattr(bolt, ADAPTER_ATTR, adapter)
@@ -53,7 +53,7 @@ def adapter_of(bolt: App) -> SlackAdapter:
 
 
 def register(bolt: App, adapter: SlackAdapter) -> None:
-    """Bind every listener; each one only filters, dedupes and queues, so the ack is immediate."""
+    """Bind every listener; each one only filters and stores, so the ack is fast and durable."""
 
     @bolt.event("app_mention")
     def on_mention(event: dict, body: dict, context: BoltContext) -> None:
@@ -65,18 +65,22 @@ def register(bolt: App, adapter: SlackAdapter) -> None:
 
     @bolt.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}"))
     def on_action(ack: Ack, body: dict, action: dict) -> None:
+        adapter.accept("action", action_key(body, action), {"body": body, "action": action},
+                       action_lane(body))  # fmt: skip
         ack()
-        adapter.pool.submit(adapter.on_action, body, action)
 
     @bolt.command("/deskhand")
-    def on_command(ack: Ack, command: dict, respond: Respond) -> None:
+    def on_command(ack: Ack, command: dict) -> None:
+        key = f"command:{command.get('response_url') or command.get('trigger_id') or ''}"
+        adapter.accept("command", key, {"command": command})
         ack()
-        adapter.pool.submit(run_slash_command, adapter, command, respond)
 
     @bolt.view(f"{ACTION_PREFIX}form")
     def on_form(ack: Ack, body: dict, view: dict) -> None:
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+        key = f"form:{view.get('id', '')}:{digest}"
+        adapter.accept("form", key, {"body": body, "view": view})
         ack()
-        adapter.pool.submit(submit_form, adapter, body, view)
 
     # Anything else Slack sends (other events, foreign buttons) is acknowledged and ignored.
     @bolt.event(re.compile(".*"))
@@ -86,3 +90,21 @@ def register(bolt: App, adapter: SlackAdapter) -> None:
     @bolt.action(re.compile(".*"))
     def ignore_action(ack: Ack) -> None:
         ack()
+
+
+def action_key(body: dict, action: dict) -> str:
+    """One button press: who pressed what, when (Slack's action_ts), on which message."""
+    user = (body.get("user") or {}).get("id", "")
+    container = body.get("container") or {}
+    stamp = action.get("action_ts") or body.get("trigger_id") or ""
+    where = container.get("message_ts") or container.get("view_id") or ""
+    return f"action:{user}:{where}:{action.get('action_id', '')}:{stamp}"
+
+
+def action_lane(body: dict) -> str:
+    """Buttons in a thread run in order with that thread's messages."""
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+    thread = message.get("thread_ts") or message.get("ts") or container.get("message_ts", "")
+    return f"{channel}:{thread}" if channel and thread else ""

@@ -100,6 +100,7 @@ def run_http(app: Any, port: int, host: str = "0.0.0.0") -> None:
         raise SystemExit("SLACK_BOT_TOKEN is required.")
     bolt = build_slack_app(app)
     server = make_http_server(bolt, host, port)
+    adapter_of(bolt).worker.start()  # resumes events accepted before a crash or restart
     stop = start_retry_loop(bolt)
     log.info("Deskhand Slack HTTP listening on http://%s:%s%s", host, port, EVENTS_PATH)
     print(f"Deskhand is listening for Slack at http://{host}:{port}{EVENTS_PATH}", flush=True)
@@ -110,7 +111,7 @@ def run_http(app: Any, port: int, host: str = "0.0.0.0") -> None:
     finally:
         stop.set()
         server.server_close()
-        adapter_of(bolt).wait_idle(30)
+        adapter_of(bolt).stop(10)
 
 
 def run_socket_mode(app: Any) -> None:
@@ -120,6 +121,7 @@ def run_socket_mode(app: Any) -> None:
     if not app.config.slack_bot_token or not app.config.slack_app_token:
         raise SystemExit("Socket Mode needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…).")
     bolt = build_slack_app(app)
+    adapter_of(bolt).worker.start()
     stop = start_retry_loop(bolt)
     print("Deskhand is connected to Slack over Socket Mode. Ctrl-C to stop.", flush=True)
     try:
@@ -128,4 +130,4 @@ def run_socket_mode(app: Any) -> None:
         pass
     finally:
         stop.set()
-        adapter_of(bolt).wait_idle(30)
+        adapter_of(bolt).stop(10)

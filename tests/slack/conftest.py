@@ -219,5 +219,4 @@ def harness(slack_deskhand: Any, fake: FakeSlack) -> Iterator[Harness]:
     h = Harness(slack_deskhand, bolt, fake)
     yield h
     h.adapter.wait_idle(60)
-    h.adapter.pool.shutdown(wait=False)
-    h.adapter.listener_pool.shutdown(wait=False)
+    h.adapter.stop(5)
