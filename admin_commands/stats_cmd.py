@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError
 from admin_commands.registry import Context, command
+from bot.monitoring.charts import render_lines, trend_data
+from bot.monitoring.periods import parse_period
+from bot.monitoring.scorecard import SEGMENTS, SERIES, compute_report, scorecard, segment_name
 from bot.stats import GROUPINGS, format_duration, stats_report
+from knowledge.models import utcnow
+
+FIGURES = tuple(scorecard([]))
 
 ALIASES = {
     "issue": "issue-type",
@@ -20,27 +27,54 @@ ALIASES = {
 }
 
 
-def parse_stats_args(args: list[str]) -> tuple[int, str | None]:
-    """`[7d|30d|Nd] [by issue-type|channel|platform]` → (days, by)."""
-    days, by = 7, None
+@dataclass
+class StatsRequest:
+    """What `stats` was asked for: a period, a segment, and whether to draw a trend."""
+
+    days: float = 7
+    by: str | None = None
+    trend: bool = False
+    series: str = ""
+    figure: str | None = None
+
+
+def parse_request(args: list[str]) -> StatsRequest:
+    """`[7d|30d|8w] [trend [day|week] [FIGURE]] [by SEGMENT]`; one-line errors."""
+    req = StatsRequest()
     rest = [a.lower() for a in args]
     while rest:
         word = rest.pop(0)
-        match = re.fullmatch(r"(\d+)d?", word)
-        if match:
-            days = int(match.group(1))
-            if not 1 <= days <= 365:
-                raise UsageError("The period is 1d to 365d.")
+        if re.fullmatch(r"\d+[hdw]?", word):
+            try:
+                req.days = parse_period(word).total_seconds() / 86400
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+        elif word == "trend":
+            req.trend = True
+        elif word in SERIES:
+            req.trend, req.series = True, word
+        elif word in FIGURES:
+            req.trend, req.figure = True, word
         elif word == "by":
             if not rest:
-                raise UsageError(f"`by` needs one of {', '.join(GROUPINGS)}.")
+                raise UsageError(f"`by` needs one of {', '.join(SEGMENTS)}.")
             word = rest.pop(0)
-            by = ALIASES.get(word, word)
-            if by not in GROUPINGS:
-                raise UsageError(f"Group by one of {', '.join(GROUPINGS)}, not `{by}`.")
+            try:
+                req.by = segment_name(ALIASES.get(word, word))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
         else:
             raise UsageError(f"I don't understand `{word}`.")
-    return days, by
+    if not 1 / 24 <= req.days <= 365:
+        raise UsageError("The period is 1h to 365d.")
+    req.series = req.series or ("day" if req.days <= 31 else "week")
+    return req
+
+
+def parse_stats_args(args: list[str]) -> tuple[int, str | None]:
+    """`[7d|30d|Nd] [by issue-type|channel|platform]` → (days, by) for the one-window view."""
+    req = parse_request(args)
+    return max(1, round(req.days)), req.by
 
 
 ASSIST_LABELS = {
@@ -63,14 +97,18 @@ def assist_fields(split: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
 
 @command(
     "stats",
-    "stats [7d|30d] [by issue-type|channel|platform]",
-    "Questions, answered/clarified/escalated, resolution, CSAT and staff times, with a chart.",
+    "stats [7d|30d|8w] [trend [day|week] [FIGURE]] [by SEGMENT]",
+    "Questions, answered/clarified/escalated, resolution, CSAT and staff times, with a chart; "
+    "`trend` draws day/week lines; segments: " + ", ".join(SEGMENTS) + ".",
     role="staff",
-    examples=("stats", "stats 30d by issue-type"),
+    examples=("stats", "stats 30d by issue-type", "stats 8w trend", "stats 8w trend by team"),
 )
 def stats_command(ctx: Context, args: list[str]) -> CommandResult:
     """Compute the numbers and the chart."""
-    days, by = parse_stats_args(args)
+    req = parse_request(args)
+    if req.trend or (req.by and req.by not in GROUPINGS):
+        return trend_command(ctx, req)
+    days, by = max(1, round(req.days)), req.by
     stats, png = stats_report(ctx.app.engine, days=days, by=by)
     q = stats["questions"]
 
@@ -114,3 +152,43 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
         image_png=png,
         image_name=f"deskhand-stats-{days}d.png",
     )
+
+
+def trend_command(ctx: Context, req: StatsRequest) -> CommandResult:
+    """The scorecard as a day/week series, with a line chart whose data is embedded."""
+    until = utcnow()
+    since = until - parse_period(f"{max(1, round(req.days * 24))}h")
+    data = compute_report(
+        ctx.app.engine,
+        since,
+        until,
+        by=req.by,
+        series=req.series,
+        prices=ctx.app.settings.get("llm_prices"),
+    )
+    by = f" by {req.by}" if req.by else ""
+    title = f"Deskhand {req.figure or 'rates'} per {req.series}{by}"
+    chart = trend_data(data, req.figure, title)
+    card = data["scorecard"]
+    rates = (req.figure or "_rate").endswith("_rate")
+    table = [["Period", "Conversations", *chart["series"]]]
+    for i, start in enumerate(chart["labels"]):
+        values = [_fmt(chart["series"][name][i], rates) for name in chart["series"]]
+        table.append([start, str(chart["conversations"][i]), *values])
+    return ctx.ok(
+        title,
+        f"{card['conversations']} conversation(s) started {since:%Y-%m-%d} → {until:%Y-%m-%d}; "
+        f"resolution {_fmt(card['resolution_rate'])} (confirmed {_fmt(card['confirmed_rate'])}, "
+        f"assumed {_fmt(card['assumed_rate'])}), escalation {_fmt(card['escalation_rate'])}. "
+        "Definitions: docs/metrics.md.",
+        table=table,
+        image_png=render_lines(chart),
+        image_name=f"deskhand-trend-{req.series}.png",
+    )
+
+
+def _fmt(value: Any, rate: bool = True) -> str:
+    """Rates as percentages, other numbers as they are, missing as a dash."""
+    if value is None:
+        return "—"
+    return f"{100 * value:.0f}%" if rate else str(value)
