@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Route = Literal["answer", "clarify", "escalate"]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def storable_text(text: str) -> str:
-    """PostgreSQL text and JSONB cannot hold NUL: make it a space, as the graph's guard does."""
-    return text.replace("\x00", " ")
+    """Text any database, checkpoint and platform API accepts.
+
+    PostgreSQL cannot hold NUL (a space, as the graph's guard does); a lone UTF-16 surrogate (from
+    a JSON escape like \\ud800) cannot be encoded as UTF-8 at all (U+FFFD, like invalid bytes).
+    """
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", " "))
+
+
+def needs_cleaning(text: str) -> bool:
+    """True if storable_text would change `text`."""
+    return "\x00" in text or _SURROGATE.search(text) is not None
+
+
+def scrub(value: Any) -> Any:
+    """storable_text applied to every string (keys too) in nested JSON-like data."""
+    if isinstance(value, str):
+        return storable_text(value) if needs_cleaning(value) else value
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

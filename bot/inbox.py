@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.contracts import Button, Citation, Option, Reply
+from bot.contracts import Button, Citation, Option, Reply, scrub
 from bot.models import InboxEvent
 from knowledge.models import utcnow
 
@@ -56,7 +56,7 @@ class Inbox:
             event_key=event_key[:255],
             kind=kind,
             lane=lane[:255],
-            payload=json.dumps(payload, ensure_ascii=True),
+            payload=json.dumps(scrub(payload), ensure_ascii=True),
         )
         with Session(self.engine) as session:
             session.add(row)

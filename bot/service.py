@@ -22,6 +22,7 @@ from bot.contracts import (
     Member,
     Option,
     Reply,
+    needs_cleaning,
     storable_text,
 )
 from bot.desk import EscalationDesk
@@ -399,7 +400,7 @@ class SupportService:
 
 def storable_message(msg: IncomingMessage) -> IncomingMessage:
     """The message with every free-text field safe to store in any database and checkpoint."""
-    if "\x00" not in msg.text + msg.channel_name + msg.member.display_name:
+    if not needs_cleaning(msg.text + msg.channel_name + msg.member.display_name):
         return msg
     return replace(
         msg,
