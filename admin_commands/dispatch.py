@@ -13,6 +13,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     channels,
     help_cmd,
     kb,
+    outbox_cmd,
     persona,
     scope_routes,
     stats_cmd,

@@ -16,6 +16,7 @@ FAMILIES = {
     "persona": "Persona",
     "stats": "Stats",
     "audit": "Audit",
+    "outbox": "Outbox (undelivered messages)",
     "access": "Access",
 }
 

@@ -14,6 +14,7 @@ from bot.checkpoints import make_checkpointer
 from bot.config import Config, load_config
 from bot.db import make_engine
 from bot.desk import EscalationDesk
+from bot.escalation import EscalationSteps
 from bot.models import IssueType
 from bot.outbox import Outbox
 from bot.runtime_settings import SettingsStore
@@ -55,6 +56,7 @@ class Deskhand:
         self.scope = ScopeStore(self.engine)
         self.desk = EscalationDesk(self.engine, self.kb)
         self.outbox = Outbox(self.engine)
+        self.escalations = EscalationSteps(self.engine)
         self.checkpointer = make_checkpointer(self.config)
         self.graph = build_graph(self.checkpointer)
         self.answerer: Any = ExtractiveAnswerer()

@@ -360,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="Slack: serve the Events API over HTTP")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_run)
+
+    from bot.outbox_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -47,6 +47,7 @@ ADDED_COLUMNS = [
     ("message", "kind", "VARCHAR NOT NULL DEFAULT 'text'"),
     ("decision", "bot_version", "VARCHAR NOT NULL DEFAULT ''"),
     ("decision", "member_tier", "VARCHAR NOT NULL DEFAULT ''"),
+    ("outboxitem", "thread_key", "VARCHAR NOT NULL DEFAULT ''"),
 ]
 
 

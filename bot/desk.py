@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.contracts import storable_text
+from bot.escalation import record_decided
 from bot.models import Conversation, Feedback, Message, Ticket
 from knowledge.models import utcnow
 
@@ -89,6 +90,7 @@ class EscalationDesk:
         conv.status = "escalated"
         session.add(conv)
         session.flush()
+        record_decided(session, ticket)
         return ticket
 
     def get(self, ticket_id: int) -> Ticket:

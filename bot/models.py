@@ -148,13 +148,27 @@ class OutboxItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str
-    kind: str  # escalation_card | relay_to_member | relay_to_staff | post
+    kind: str  # escalation_card | relay_to_member | relay_to_staff | post | alert
     payload: str  # JSON
-    status: str = Field(default="pending", index=True)  # pending | done | dead
+    status: str = Field(default="pending", index=True)  # pending | done | dead | dropped
+    thread_key: str = Field(default="", index=True)  # items of one thread go out in id order
     attempts: int = 0
     last_error: str = ""
     next_attempt_at: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class EscalationStep(SQLModel, table=True):
+    """One finished step of an escalation, so a restart knows exactly what is left to do."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True)
+    platform: str = ""
+    step: str  # decided | card_intent | card_recorded | transcript_posted | member_told
+    detail: str = "{}"  # JSON: where the card went, etc.
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class LlmCall(SQLModel, table=True):

@@ -170,8 +170,13 @@ class SlackAdapter(SlackDelivery):
         raw = event.get("text") or ""
         if thread_ts and thread_ts != ts:
             ticket = self.app.desk.find_by_staff_thread(PLATFORM, channel, thread_ts)
-            if ticket is not None:
-                self.handle_staff_message(ticket.id, event)
+            ticket_id = ticket.id if ticket is not None else None
+            if ticket_id is None:
+                ticket_id = self.unmapped_staff_thread(channel, thread_ts)
+            if ticket_id == 0:
+                return  # staff were told this reply went nowhere
+            if ticket_id is not None:
+                self.handle_staff_message(ticket_id, event)
                 return
         root = thread_ts or ts
         key = f"{PLATFORM}:{channel}:{root}"
@@ -254,9 +259,10 @@ class SlackAdapter(SlackDelivery):
                 self.post_or_park(channel, text, blocks=blocks)
             return
         if reply.route == "escalate":
-            self.post_or_park(msg.channel_id, escape(reply.text), msg.thread_id)
             if reply.ticket_id:
-                self.post_escalation_card(reply.ticket_id, msg.message_id)
+                self.escalate(reply.ticket_id, reply.text, msg.message_id)
+            else:
+                self.post_or_park(msg.channel_id, escape(reply.text), msg.thread_id)
             return
         text, blocks = render_reply(reply, msg.conversation_key)
         self.post_or_park(msg.channel_id, text, msg.thread_id, blocks)

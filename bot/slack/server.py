@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest
 
+from bot.escalation import repair
 from bot.slack.bolt_app import adapter_of, build_slack_app
 from bot.slack.delivery import deliver_pending
 
@@ -189,6 +190,10 @@ def start_retry_loop(bolt: App, interval_s: float = 15.0) -> threading.Event:
     adapter = adapter_of(bolt)
 
     def loop() -> None:
+        try:
+            log.info("slack start-up repair: %s", repair(adapter.app, "slack"))
+        except Exception:
+            log.exception("slack start-up repair failed; the retry loop runs anyway")
         while not stop.wait(interval_s):
             try:
                 counts = deliver_pending(adapter.app, adapter.client, adapter)

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-JSON_PARAMS = ("blocks", "attachments", "view", "files", "user_ids")
+JSON_PARAMS = ("blocks", "attachments", "view", "files", "user_ids", "metadata")
 _TS = itertools.count(1)  # process-wide, so message ts never repeat across fake instances
 
 
@@ -35,6 +35,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.bot_user_id = "UBOT"
         self._failures: dict[str, list[list[Any]]] = {}
+        self._flaky: dict[str, list[Any]] = {}  # method -> [every, error, count]
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> top-level messages
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         fake = self
@@ -85,6 +87,14 @@ class FakeSlack:
         """
         with self._lock:
             self._failures.setdefault(method, []).append([error, times, channel])
+
+    def flaky(self, method: str, every: int = 2, error: str = "internal_error") -> None:
+        """Make every `every`-th call of `method` fail (an unreliable Web API); every=0 stops."""
+        with self._lock:
+            if every:
+                self._flaky[method] = [every, error, 0]
+            else:
+                self._flaky.pop(method, None)
 
     def add_user(self, user_id: str, name: str, is_admin: bool = False) -> None:
         self.users[user_id] = {"name": name, "is_admin": is_admin}
@@ -156,6 +166,11 @@ class FakeSlack:
                 if times > 0 and channel in (None, params.get("channel")):
                     failure, rule[1] = error, times - 1
                     break
+            flaky = self._flaky.get(method)
+            if flaky and not failure:
+                flaky[2] += 1
+                if flaky[2] % flaky[0] == 1 or flaky[0] == 1:
+                    failure = flaky[1]
             if failure:
                 response: dict[str, Any] = {"ok": False, "error": failure}
             elif method in ("upload", "response_url"):
@@ -208,9 +223,13 @@ class FakeSlack:
             message = {"type": "message", "text": p.get("text", ""), "ts": ts, "bot_id": "B0001"}
             if p.get("thread_ts"):
                 message["thread_ts"] = p["thread_ts"]
+            if p.get("metadata"):
+                message["metadata"] = p["metadata"]
             channel = p.get("channel", "")
             if channel.startswith("U"):
                 channel = "D" + channel[1:]
+            if not p.get("thread_ts"):
+                self.history.setdefault(channel, []).append(message)
             return {**ok, "channel": channel, "ts": ts, "message": message}
         if method == "chat.update":
             return {**ok, "channel": p.get("channel"), "ts": p.get("ts"), "text": p.get("text")}
@@ -233,6 +252,14 @@ class FakeSlack:
                     "profile": {"display_name": user["name"], "real_name": user["name"]},
                 },
             }
+        if method == "conversations.history":
+            found = list(reversed(self.history.get(p.get("channel", ""), [])))
+            latest = p.get("latest")
+            if latest:
+                inclusive = str(p.get("inclusive")).lower() in ("1", "true")
+                found = [m for m in found if m["ts"] < latest or (inclusive and m["ts"] == latest)]
+            limit = int(p.get("limit") or 100)
+            return {**ok, "messages": found[:limit], "has_more": len(found) > limit}
         if method == "conversations.open":
             return {**ok, "channel": {"id": "D" + str(p.get("users", "X"))[1:]}}
         if method == "views.open":
