@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.discord import render, views
+from bot.outbox import ALERT_KIND, LEASE_S, WAITING
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
 SEND_ERRORS = (discord.HTTPException, discord.RateLimited)
+RECORDED_KINDS = {"relay_to_member", "relay_to_staff", "escalation_card"}
 
 
 class NotReady(RuntimeError):
@@ -75,8 +77,9 @@ async def post_chunks(
     mention: str | int | None = None,
     kind: str = "post",
 ) -> bool:
-    """Post split text (embeds and buttons on the last chunk); park what fails in the outbox."""
+    """Post split text (embeds and buttons on the last chunk) in thread order; park what fails."""
     chunks = render.split_message(text) or [""]
+    key = str(channel_id)
     for i, chunk in enumerate(chunks):
         last = i == len(chunks) - 1
         payload = {
@@ -86,17 +89,12 @@ async def post_chunks(
             "view": view_spec if last else None,
             "mention": str(mention) if mention else None,
         }
-        ok = await guarded(
-            bot,
-            kind,
-            payload,
-            lambda p=payload: post_payload(bot, p),
-        )
+        ok = await guarded(bot, kind, payload, lambda p=payload: post_payload(bot, p), key=key)
         if not ok:
             # keep order: everything after a failed chunk waits in the outbox too
             for later in chunks[i + 1 :]:
                 rest = dict(payload, content=later)
-                bot.app.outbox.put(PLATFORM, kind, rest, "earlier chunk failed")
+                await asyncio.to_thread(bot.app.outbox.put, PLATFORM, kind, rest, WAITING, key)
             return False
     return True
 
@@ -114,54 +112,108 @@ async def post_payload(bot: DeskhandBot, payload: dict[str, Any]) -> discord.Mes
     )
 
 
+def thread_lock(bot: DeskhandBot, key: str) -> asyncio.Lock:
+    """One lock per thread key, so the 'is anything parked?' check and the send are atomic."""
+    locks: dict[str, asyncio.Lock] = bot.__dict__.setdefault("_deskhand_thread_locks", {})
+    if len(locks) > 5000:
+        for stale in [k for k, lock in locks.items() if not lock.locked()][:2500]:
+            del locks[stale]
+    return locks.setdefault(key, asyncio.Lock())
+
+
 async def guarded(
     bot: DeskhandBot,
     kind: str,
     payload: dict[str, Any],
     action: Callable[[], Awaitable[Any]],
+    key: str = "",
 ) -> bool:
-    """Run a side effect; on an HTTP failure park it for the retry loop and report False."""
-    try:
-        await action()
+    """Run a side effect in thread order; on an HTTP failure park it for the retry loop.
+
+    Relays and cards are written to the outbox before they are sent, so a crash between the
+    send and its bookkeeping leaves an item that is retried, never a lost message.
+    """
+    outbox = bot.app.outbox
+    async with thread_lock(bot, key):
+        if key and await asyncio.to_thread(outbox.blocked, PLATFORM, key):
+            await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, WAITING, key)
+            return False
+        item = None
+        if kind in RECORDED_KINDS:
+            item = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, "", key, LEASE_S)
+        try:
+            await action()
+        except (*SEND_ERRORS, NotReady) as exc:
+            log.warning("discord %s failed (%s); parked in the outbox", kind, exc)
+            after = retry_after_of(exc)
+            if item is None:
+                item = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, str(exc), key)
+                if after is not None and item.id is not None:
+                    await asyncio.to_thread(outbox.failed, item.id, str(exc), after)
+            else:
+                await asyncio.to_thread(outbox.failed, item.id, str(exc), after or 0.0)
+            return False
+        if item is not None:
+            await asyncio.to_thread(outbox.done, item.id)
         return True
-    except (*SEND_ERRORS, NotReady) as exc:
-        log.warning("discord %s failed (%s); parked in the outbox", kind, exc)
-        item = await asyncio.to_thread(bot.app.outbox.put, PLATFORM, kind, payload, str(exc))
-        after = retry_after_of(exc)
-        if after is not None and item.id is not None:
-            await asyncio.to_thread(bot.app.outbox.failed, item.id, str(exc), after)
-        return False
 
 
-async def deliver_pending(bot: DeskhandBot) -> int:
-    """Re-deliver due outbox items in order; returns how many were delivered."""
+async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> None:
+    """Send one parked side effect again (raises while Discord still refuses)."""
     from bot.discord import staff
 
-    delivered = 0
-    items = await asyncio.to_thread(bot.app.outbox.due, PLATFORM)
-    for item in items:
-        payload = json.loads(item.payload)
+    if kind == "escalation_card":
+        ticket_id = int(payload["ticket_id"])
         try:
-            if item.kind == "escalation_card":
-                await staff.open_escalation(bot, int(payload["ticket_id"]), raise_errors=True)
-            elif item.kind == "relay_to_staff":
-                await staff.send_to_staff_thread(bot, int(payload["ticket_id"]), payload["text"])
-            else:
-                await post_payload(bot, payload)
-        except (*SEND_ERRORS, NotReady) as exc:
-            await asyncio.to_thread(bot.app.outbox.failed, item.id, str(exc), retry_after_of(exc))
-            continue
-        except Exception as exc:  # a broken payload must not block the queue
-            log.exception("outbox item %s failed permanently", item.id)
-            await asyncio.to_thread(bot.app.outbox.failed, item.id, repr(exc), 600)
-            continue
-        await asyncio.to_thread(bot.app.outbox.done, item.id)
-        delivered += 1
+            await staff.open_escalation(bot, ticket_id, raise_errors=True)
+        finally:
+            await staff.tell_member(bot, ticket_id)  # a repaired escalation still owes it
+    elif kind == "relay_to_staff":
+        await staff.send_to_staff_thread(bot, int(payload["ticket_id"]), payload["text"])
+    elif kind == ALERT_KIND:
+        channel_id = bot.app.config.discord_escalation_channel
+        if not channel_id:
+            raise NotReady("no staff channel for alerts: set DISCORD_ESCALATION_CHANNEL")
+        await post(bot, channel_id, payload["text"])
+    else:
+        await post_payload(bot, payload)
+
+
+async def deliver_pending(bot: DeskhandBot, max_rounds: int = 50) -> int:
+    """Re-deliver due outbox items, thread heads first, until a round makes no progress."""
+    delivered = 0
+    for _ in range(max_rounds):
+        items = await asyncio.to_thread(bot.app.outbox.due, PLATFORM)
+        progress = 0
+        for item in items:
+            try:
+                await deliver_item(bot, item.kind, json.loads(item.payload))
+            except (*SEND_ERRORS, NotReady) as exc:
+                await asyncio.to_thread(
+                    bot.app.outbox.failed, item.id, str(exc), retry_after_of(exc)
+                )
+                continue
+            except Exception as exc:  # a broken payload must not block the queue
+                log.exception("outbox item %s failed", item.id)
+                await asyncio.to_thread(bot.app.outbox.failed, item.id, repr(exc), 600)
+                continue
+            await asyncio.to_thread(bot.app.outbox.done, item.id)
+            progress += 1
+        delivered += progress
+        if not progress:
+            break
     return delivered
 
 
 async def retry_loop(bot: DeskhandBot, interval_s: float) -> None:
-    """Background task: keep draining the outbox while the bot runs."""
+    """Background task: repair half-done escalations once, then keep draining the outbox."""
+    from bot.escalation import repair
+
+    try:
+        report = await asyncio.to_thread(repair, bot.app, PLATFORM)
+        log.info("discord start-up repair: %s", report)
+    except Exception:
+        log.exception("discord start-up repair failed; the retry loop runs anyway")
     while not bot.is_closed():
         try:
             await deliver_pending(bot)

@@ -126,6 +126,8 @@ async def _in_thread(bot: DeskhandBot, message: discord.Message, thread: discord
     if ticket is not None:
         await staff.on_staff_message(bot, message, ticket)
         return
+    if await staff.unmapped_staff_thread(bot, message, thread):
+        return
     mentioned = mentions_bot(bot, message)
     key = f"{PLATFORM}:{parent_id}:{thread.id}"
     conv = await asyncio.to_thread(conversation, bot, key)
@@ -216,10 +218,13 @@ async def deliver_reply(
         return
     if thread is None and source is not None:
         thread = await open_thread(source, reply)
+    if reply.route == "escalate" and reply.ticket_id:
+        await staff.open_escalation(bot, reply.ticket_id)  # card first, then the member is told
+        if thread is not None:
+            await staff.tell_member(bot, reply.ticket_id, reply, thread.id)
+        return
     if thread is not None:
         await send_reply(bot, thread.id, reply, member_id)
-    if reply.route == "escalate" and reply.ticket_id:
-        await staff.open_escalation(bot, reply.ticket_id)
 
 
 async def send_reply(bot: DeskhandBot, channel_id: int, reply: Reply, member_id: int) -> None:

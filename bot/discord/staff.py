@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -12,7 +13,9 @@ import discord
 from bot.desk import DeskError, ticket_view
 from bot.discord import render, views
 from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
+from bot.escalation import is_staff_channel, member_notice
 from bot.llm import assist
+from bot.outbox import staff_key
 
 if TYPE_CHECKING:
     from bot.contracts import Reply
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NOTE_REACTION = "🔒"
+CARD_THREAD = re.compile(r"#(\d+) ")
+UNMAPPED_NOTE = (
+    "⚠️ I can't match this thread to a ticket, so this message was **not** relayed to anyone. "
+    "Reply in the ticket's card thread instead (`/deskhand outbox` lists anything stuck)."
+)
 
 
 def staff_channel_for(bot: DeskhandBot, view: dict[str, Any]) -> str:
@@ -36,47 +44,129 @@ async def resolve_channel(bot: DeskhandBot, channel_id: int) -> Any:
 
 
 async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool = False) -> bool:
-    """Post the context card as a thread (or forum post) in the staff channel and remember it."""
+    """Post the context card as a thread (or forum post) in the staff channel and remember it.
+
+    Each step is recorded (card_intent, card_recorded, transcript_posted), so a retry or a
+    start-up repair does only what is missing.
+    """
     ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
     view = ticket_view(ticket)
-    if view.get("staff_thread_id"):
+    steps = bot.app.escalations
+    done = await asyncio.to_thread(steps.steps, ticket_id)
+    if view.get("staff_thread_id") and "transcript_posted" in done:
         return True  # already delivered (a retry after a partial failure)
     channel_id = staff_channel_for(bot, view)
     if not channel_id:
         log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
+        if raise_errors:
+            raise NotReady("no staff channel: set DISCORD_ESCALATION_CHANNEL")
         return False
 
     async def deliver() -> None:
-        channel = await resolve_channel(bot, int(channel_id))
-        embed = render.context_embed(view)
-        buttons = views.staff_view(ticket_id)
-        member = view.get("member") or {}
-        name = render.thread_name(
-            f"#{ticket_id} {member.get('display_name') or 'member'}: {view.get('question') or ''}"
-        )
-        if isinstance(channel, discord.ForumChannel):
-            created = await channel.create_thread(
-                name=name, embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
-            )
-            thread = created.thread
+        thread: Any
+        if view.get("staff_thread_id"):
+            thread = bot.get_partial_messageable(int(view["staff_thread_id"]))
         else:
-            card = await channel.send(
-                embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
-            )
-            thread = await card.create_thread(name=name, auto_archive_duration=10080)
-        await asyncio.to_thread(
-            bot.app.desk.attach_staff_thread, ticket_id, str(channel.id), str(thread.id)
-        )
+            thread = await post_card(bot, ticket_id, view, int(channel_id))
         if render.transcript_needs_followup(view):
             text = "**Transcript**\n" + render.transcript_text(view.get("transcript") or [])
             for chunk in render.split_message(text):
                 await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
         await post_suggestion(bot, ticket_id, thread)
+        await asyncio.to_thread(steps.record, ticket_id, "transcript_posted", PLATFORM)
 
     if raise_errors:
         await deliver()
         return True
-    return await guarded(bot, "escalation_card", {"ticket_id": ticket_id}, deliver)
+    payload = {"ticket_id": ticket_id}
+    return await guarded(bot, "escalation_card", payload, deliver, key=staff_key(ticket_id))
+
+
+async def post_card(bot: DeskhandBot, ticket_id: int, view: dict[str, Any], channel_id: int) -> Any:
+    """Create the card and its thread, recording the intent before and the thread after."""
+    steps = bot.app.escalations
+    channel = await resolve_channel(bot, channel_id)
+    await asyncio.to_thread(steps.record, ticket_id, "card_intent", PLATFORM, channel=channel_id)
+    embed = render.context_embed(view)
+    buttons = views.staff_view(ticket_id)
+    member = view.get("member") or {}
+    name = render.thread_name(
+        f"#{ticket_id} {member.get('display_name') or 'member'}: {view.get('question') or ''}"
+    )
+    if isinstance(channel, discord.ForumChannel):
+        created = await channel.create_thread(
+            name=name, embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
+        )
+        thread = created.thread
+    else:
+        card = await channel.send(embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS)
+        thread = await card.create_thread(name=name, auto_archive_duration=10080)
+    await record_card(bot, ticket_id, str(channel.id), str(thread.id))
+    return thread
+
+
+async def record_card(bot: DeskhandBot, ticket_id: int, channel_id: str, thread_id: str) -> None:
+    """Remember the staff thread of a ticket (and that this step is done)."""
+    await asyncio.to_thread(bot.app.desk.attach_staff_thread, ticket_id, channel_id, thread_id)
+    await asyncio.to_thread(
+        bot.app.escalations.record,
+        ticket_id,
+        "card_recorded",
+        PLATFORM,
+        channel=channel_id,
+        thread=thread_id,
+    )
+
+
+async def tell_member(
+    bot: DeskhandBot, ticket_id: int, reply: Reply | None = None, channel_id: int | None = None
+) -> None:
+    """The hand-over notice in the member's thread, once (parked if Discord refuses)."""
+    done = await asyncio.to_thread(bot.app.escalations.steps, ticket_id)
+    if "member_told" in done:
+        return
+    ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+    member = ticket_view(ticket).get("member") or {}
+    if reply is not None:
+        from bot.discord.member import send_reply
+
+        where = channel_id or int(ticket.member_thread_id)
+        await send_reply(bot, where, reply, member.get("user_id"))
+    else:
+        text = await asyncio.to_thread(member_notice, bot.app.engine, ticket)
+        await post_chunks(
+            bot, ticket.member_thread_id, text, mention=member.get("user_id"), kind="reply"
+        )
+    await asyncio.to_thread(bot.app.escalations.record, ticket_id, "member_told", PLATFORM)
+
+
+async def unmapped_staff_thread(bot: DeskhandBot, message: discord.Message, thread: Any) -> bool:
+    """A message in a staff-channel thread no ticket knows: recover the card, or tell staff.
+
+    True when handled (relayed after recovering the card from the thread name '#ID …', or staff
+    were told the message went nowhere); False for threads that are not the bot's.
+    """
+    parent = str(thread.parent_id)
+    if message.author.bot or not await asyncio.to_thread(
+        is_staff_channel, bot.app, PLATFORM, parent
+    ):
+        return False
+    found = CARD_THREAD.match(thread.name or "")
+    if found:
+        try:
+            ticket = await asyncio.to_thread(bot.app.desk.get, int(found.group(1)))
+        except DeskError:
+            ticket = None
+        if ticket is not None and ticket.platform == PLATFORM and not ticket.staff_thread_id:
+            log.warning("ticket %s: card thread %s recovered from its name", ticket.id, thread.id)
+            await record_card(bot, int(ticket.id), parent, str(thread.id))
+            ticket = await asyncio.to_thread(bot.app.desk.get, int(ticket.id))
+            await on_staff_message(bot, message, ticket)
+            return True
+    if bot.user is None or getattr(thread, "owner_id", None) != bot.user.id:
+        return False
+    await post_chunks(bot, thread.id, UNMAPPED_NOTE)
+    return True
 
 
 async def post_suggestion(bot: DeskhandBot, ticket_id: int, thread: Any) -> bool:
@@ -130,6 +220,7 @@ async def relay_member_to_staff(bot: DeskhandBot, reply: Reply, author_name: str
         "relay_to_staff",
         payload,
         lambda: send_to_staff_thread(bot, int(reply.ticket_id or 0), text),
+        key=staff_key(int(reply.ticket_id)),
     )
 
 

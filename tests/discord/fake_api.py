@@ -67,6 +67,7 @@ class FakeDiscord:
         self.messages: dict[str, dict[str, Any]] = {}
         self.interaction_messages: dict[str, str] = {}  # interaction token -> message id
         self.failures: list[Failure] = []
+        self.flaky_rules: list[list[Any]] = []  # [method, pattern, every, count, failure]
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -114,6 +115,17 @@ class FakeDiscord:
             headers = {"Via": "1.1 google", "Retry-After": str(retry_after or 0.05)}
         self.failures.append(Failure(method, pattern, status, times, body, headers))
 
+    def flaky(
+        self, method: str, pattern: str, status: int, every: int = 2, retry_after: float = 0
+    ) -> None:
+        """Fail every `every`-th matching request (an unreliable API); every=0 clears all."""
+        if not every:
+            self.flaky_rules.clear()
+            return
+        self.fail(method, pattern, status, 0, retry_after or None)
+        failure = self.failures.pop()
+        self.flaky_rules.append([method, pattern, every, 0, failure])
+
     def find(self, method: str, pattern: str) -> list[Call]:
         """Recorded calls matching a method and a path regex."""
         return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]
@@ -149,6 +161,11 @@ class FakeDiscord:
             ):
                 failure.times -= 1
                 return _json(failure.body, failure.status, failure.headers)
+        for rule in self.flaky_rules:
+            if rule[0] == request.method and re.fullmatch(rule[1], path):
+                rule[3] += 1
+                if rule[3] % rule[2] == 1 or rule[2] == 1:
+                    return _json(rule[4].body, rule[4].status, rule[4].headers)
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)
             if method == request.method and match:
