@@ -8,6 +8,7 @@ from admin_commands.contracts import CommandResult, ModalField, ModalSpec
 from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
 from admin_commands.registry import Context, command, form_for
 from bot.audit import audited_import
+from bot.self_calibration import describe
 
 FIELD_FLAGS = {"title", "body", "url", "topic", "tags"}
 MAX_ROWS = 40
@@ -316,10 +317,11 @@ def kb_import(ctx: Context, args: list[str]) -> CommandResult:
     if done.audit_id is None:
         return ctx.ok("Nothing to import", f"{url} is already in the knowledge base, unchanged.")
     names = ", ".join(f"#{i} {clip(title, 40)}" for i, title in done.titles.items())
+    calibration = describe(ctx.app.recalibrate(actor=ctx.actor))
     return ctx.ok(
         "Imported",
         f"{len(done.added)} added, {len(done.updated)} updated from {url}: {names}. "
-        f"Undo: `/deskhand audit undo {done.audit_id}`.",
+        f"Undo: `/deskhand audit undo {done.audit_id}`.\n{calibration}",
     )
 
 

@@ -121,6 +121,9 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
         ("Answered", pct(stats["answered"])),
         ("Clarified", pct(stats["clarified"])),
         ("Escalated", pct(stats["escalated"])),
+        ("Declined (off-topic)", pct(stats["declined"])),
+        ("Small talk", pct(stats["small_talk"])),
+        ("Languages", ", ".join(f"{k} {v}" for k, v in stats["languages"].items()) or "—"),
         ("Resolved (confirmed)", pct(stats["resolution"]["confirmed"])),
         ("Resolved (assumed)", pct(stats["resolution"]["assumed"])),
         (

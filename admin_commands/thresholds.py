@@ -6,7 +6,7 @@ from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, parse_flags, parse_int, parse_unit, pop_channel
 from admin_commands.registry import Context, command
 from bot.calibration import recent_decisions, recorded_counts, replay_decisions, replay_route
-from graph.state import DEFAULT_THRESHOLDS
+from bot.self_calibration import describe
 
 KNOBS = ("answer", "clarify", "margin")
 
@@ -38,7 +38,10 @@ def _check(merged: dict) -> None:
 
 
 def _fmt(th: dict) -> str:
-    return f"answer ≥ {th['answer']:.2f}, clarify ≥ {th['clarify']:.2f}, margin {th['margin']:.2f}"
+    return (
+        f"answer ≥ {th['answer']:.2f}, clarify ≥ {th['clarify']:.2f}, margin {th['margin']:.2f}, "
+        f"off-topic below domain score {th.get('domain_margin', 0.0):+.2f}"
+    )
 
 
 @command(
@@ -70,7 +73,7 @@ def threshold_show(ctx: Context, args: list[str]) -> CommandResult:
         "Thresholds",
         f"Answer when confidence ≥ answer, clarify between clarify and answer, escalate below "
         f"clarify (hard triggers always escalate).\nIn {'#' + channel if channel else 'general'}: "
-        f"{_fmt(here)}.",
+        f"{_fmt(here)}.\n{describe(settings.get('calibration') or {})}",
         table=rows,
     )
 
@@ -94,7 +97,9 @@ def threshold_set(ctx: Context, args: list[str]) -> CommandResult:
         _, audit_id = ctx.set_setting("channel_thresholds", overrides)
         where = f"#{channel}"
     else:
-        current = settings.get("thresholds") or {}
+        current = settings.stored("thresholds")
+        if current is None:  # first change: keep the self-calibrated answer unless it is being set
+            current = {k: v for k, v in settings.get("thresholds").items() if k != "answer"}
         _, audit_id = ctx.set_setting("thresholds", {**current, **values})
         where = "all channels without an override"
     after_eff = settings.thresholds(channel)
@@ -126,7 +131,7 @@ def threshold_reset(ctx: Context, args: list[str]) -> CommandResult:
         _, audit_id = ctx.set_setting("channel_thresholds", overrides)
         text = f"#{channel} now uses the global thresholds: {_fmt(settings.thresholds(channel))}."
     else:
-        _, audit_id = ctx.set_setting("thresholds", dict(DEFAULT_THRESHOLDS))
+        _, audit_id = ctx.set_setting("thresholds", {})
         text = f"Global thresholds back to the defaults: {_fmt(settings.thresholds())}."
     return ctx.ok("Thresholds reset", f"{text} Undo: `/deskhand audit undo {audit_id}`.")
 

@@ -19,6 +19,7 @@ from bot.models import IssueType
 from bot.outbox import Outbox
 from bot.runtime_settings import SettingsStore
 from bot.scope import ScopeStore
+from bot.self_calibration import DomainBuilder, kb_stamp, self_calibrate
 from bot.service import SupportService
 from graph.builder import build_graph
 from graph.deps import GraphDeps
@@ -65,6 +66,9 @@ class Deskhand:
         self.handoff_analyst: Any = None
         self._classifier: Any = None
         self._scope_stamp: tuple | None = None
+        self._kb_stamp: tuple | None = None
+        self._domain: Any = None
+        self.domain_builder = DomainBuilder(self)
         self._lock = threading.Lock()
         self.repair_report = self.kb.repair()
         self.service = SupportService(
@@ -85,6 +89,7 @@ class Deskhand:
     def graph_deps(self) -> GraphDeps:
         """Fresh deps for one message: picks up scope changes without a restart."""
         self._refresh_classifier()
+        self._refresh_domain()
         return GraphDeps(
             retriever=KbRetriever(self.kb),
             answerer=self.answerer,
@@ -93,7 +98,37 @@ class Deskhand:
             scope=self._scope_entries,
             clarifier=self.clarifier,
             handoff_analyst=self.handoff_analyst,
+            domain=self._domain,
+            help_topics=self._help_topics,
         )
+
+    def _refresh_domain(self) -> None:
+        """Rebuild the domain model when articles change; calibrate once if never calibrated."""
+        stamp = kb_stamp(self)
+        if stamp == self._kb_stamp:
+            return
+        with self._lock:
+            if not self.settings.get("calibration") and stamp[0]:
+                self_calibrate(self, actor="first use")
+            self._domain = self.domain_builder.build()[0] if stamp[0] else None
+            self._help_topics = self.help_topics()
+            self._kb_stamp = stamp
+
+    def recalibrate(self, actor: str = "import") -> dict:
+        """Self-calibrate on the current articles now (after an import) and use the new model."""
+        with self._lock:
+            result = self_calibrate(self, actor=actor)
+            self._kb_stamp = None
+        return result
+
+    def help_topics(self) -> list[str]:
+        """What the bot can help with, for greetings and declines: KB topics, else scope types."""
+        topics = sorted({a.topic for a in self.kb.list() if a.topic and a.topic != "general"})
+        if not topics:
+            topics = [
+                name.replace("_", " ") for name, e in self._scope_entries.items() if e.in_scope
+            ]
+        return topics[:6]
 
     def _refresh_classifier(self) -> None:
         with Session(self.engine) as session:

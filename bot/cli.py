@@ -116,6 +116,14 @@ def _print_undo(audit_id: int | None) -> None:
         err.print(f"Audited as #{audit_id}; undo with `/deskhand audit undo {audit_id}`.")
 
 
+def _print_calibration(app: Any, done: Any) -> None:
+    """Re-calibrate thresholds on the new articles and say what was picked."""
+    from bot.self_calibration import describe
+
+    if done.added or done.updated:
+        err.print(describe(app.recalibrate(actor="cli import")))
+
+
 def cmd_kb(args: argparse.Namespace) -> int:
     """Knowledge base: import, list, search, reindex."""
     from knowledge.errors import KnowledgeError
@@ -136,6 +144,7 @@ def cmd_kb(args: argparse.Namespace) -> int:
                 err.print(
                     f"Imported {args.path}: {len(done.added)} added, {len(done.updated)} updated."
                 )
+                _print_calibration(app, done)
                 _print_undo(done.audit_id)
                 return 0
             with progress_bar(f"Importing {args.path}") as progress:
@@ -146,6 +155,7 @@ def cmd_kb(args: argparse.Namespace) -> int:
             err.print(report.summary())
             for error in report.errors:
                 err.print(f"[red]{error}[/]")
+            _print_calibration(app, done)
             _print_undo(done.audit_id)
             return 1 if report.errors else 0
         if args.kb_cmd == "list":

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Route = Literal["answer", "clarify", "escalate"]
+Route = Literal["answer", "clarify", "escalate", "smalltalk", "decline"]
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

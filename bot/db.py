@@ -48,6 +48,8 @@ ADDED_COLUMNS = [
     ("decision", "bot_version", "VARCHAR NOT NULL DEFAULT ''"),
     ("decision", "member_tier", "VARCHAR NOT NULL DEFAULT ''"),
     ("outboxitem", "thread_key", "VARCHAR NOT NULL DEFAULT ''"),
+    ("issuetype", "escalate", "BOOLEAN NOT NULL DEFAULT false"),
+    ("decision", "language", "VARCHAR NOT NULL DEFAULT ''"),
 ]
 
 

@@ -83,7 +83,11 @@ class EscalationDesk:
             member_thread_id=conv.thread_id,
             permalink=permalink,
             extra=json.dumps(
-                {k: record[k] for k in ("analysis", "suggested_reply") if k in record}
+                {
+                    k: record[k]
+                    for k in ("analysis", "suggested_reply", "language", "language_name")
+                    if k in record
+                }
             ),
         )
         session.add(ticket)

@@ -19,6 +19,9 @@ class IssueType(SQLModel, table=True):
     resolution: str = ""  # the resolution path, in words
     handoff: bool = False  # resolution needs a person even when the KB matches
     in_scope: bool = True
+    escalate: bool = (
+        False  # out of scope, but staff want a ticket anyway (scope file `escalate: true`)
+    )
     team: str = ""  # team name; routes map teams/issue types to staff channels
     topics: str = ""  # comma-separated KB topics that answer it
     updated_at: datetime = Field(default_factory=utcnow)
@@ -70,6 +73,7 @@ class Decision(SQLModel, table=True):
     top_article_id: int | None = None
     question: str = ""
     latency_ms: float = 0.0
+    language: str = ""  # the member's language as detected (ISO 639-1)
     shadow: bool = False
     bot_version: str = ""  # short hash of the effective configuration (bot.monitoring.version)
     member_tier: str = ""  # "vip", a role tier from settings, or "" (standard)

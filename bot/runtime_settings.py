@@ -14,7 +14,9 @@ from graph.state import DEFAULT_THRESHOLDS, Thresholds
 from knowledge.models import utcnow
 
 DEFAULTS: dict[str, Any] = {
-    "thresholds": dict(DEFAULT_THRESHOLDS),
+    # once stored, admin values win over the self-calibrated ones (domain_margin is not an admin knob)
+    "thresholds": {k: v for k, v in DEFAULT_THRESHOLDS.items() if k != "domain_margin"},
+    "calibration": {},  # what self-calibration picked at import (bot.self_calibration)
     "channel_thresholds": {},  # channel_id -> partial thresholds
     "persona": {"tone": "friendly", "length": "medium", "signoff": "", "name": "Deskhand"},
     "channels": {},  # "platform:channel_id" -> {enabled, mode: mention-only|all, shadow}
@@ -38,6 +40,12 @@ class SettingsStore:
             row = session.get(Setting, key)
         return _decode(key, row.value if row is not None else None)
 
+    def stored(self, key: str) -> Any:
+        """The stored value, or None when nothing was ever stored (unlike get, no default)."""
+        with Session(self.engine) as session:
+            row = session.get(Setting, key)
+        return json.loads(row.value) if row is not None else None
+
     def snapshot(self) -> SettingsStore:
         """Every setting in one read: a consistent view for one message (one query, not six)."""
         with Session(self.engine) as session:
@@ -57,10 +65,13 @@ class SettingsStore:
         return before
 
     def thresholds(self, channel_id: str = "") -> Thresholds:
-        """Global thresholds with any per-channel override applied."""
-        merged = {**DEFAULT_THRESHOLDS, **self.get("thresholds")}
+        """Product defaults, then self-calibrated values, then admin overrides (global, channel)."""
+        calibrated = self.get("calibration") or {}
+        picked = {k: calibrated[k] for k in ("answer", "domain_margin") if k in calibrated}
+        merged = {**DEFAULT_THRESHOLDS, **picked, **(self.stored("thresholds") or {})}
         if channel_id:
             merged.update(self.get("channel_thresholds").get(channel_id, {}))
+        merged["clarify"] = min(merged["clarify"], merged["answer"])
         return merged  # type: ignore[return-value]
 
     def persona(self) -> dict[str, Any]:
@@ -103,6 +114,11 @@ class _SettingsSnapshot(SettingsStore):
     def get(self, key: str) -> Any:
         """The value as it was when the snapshot was taken."""
         return _decode(key, self._values.get(key))
+
+    def stored(self, key: str) -> Any:
+        """The stored value as it was when the snapshot was taken, None if there was none."""
+        raw = self._values.get(key)
+        return json.loads(raw) if raw is not None else None
 
 
 def _decode(key: str, raw: str | None) -> Any:

@@ -68,6 +68,7 @@ def parse_scope_file(path: Path) -> list[IssueType]:
                     resolution=str(item.get("resolution", "")),
                     handoff=bool(item.get("handoff", False)),
                     in_scope=in_scope,
+                    escalate=bool(item.get("escalate", False)) and not in_scope,
                     team=str(item.get("team", "support" if in_scope else "")),
                     topics=",".join(item.get("topics") or []),
                 )
@@ -138,7 +139,9 @@ class ScopeStore:
     def entries(self) -> dict[str, ScopeEntry]:
         """Scope as the graph sees it."""
         return {
-            r.name: ScopeEntry(r.name, r.in_scope, r.handoff, r.team or "support", r.resolution)
+            r.name: ScopeEntry(
+                r.name, r.in_scope, r.handoff, r.team or "support", r.resolution, r.escalate
+            )
             for r in self.all()
         }
 
@@ -165,6 +168,7 @@ def describe(row: IssueType) -> dict[str, Any]:
         "name": row.name,
         "in_scope": row.in_scope,
         "handoff": row.handoff,
+        "escalate": row.escalate,
         "team": row.team,
         "description": row.description,
         "resolution": row.resolution,

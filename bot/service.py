@@ -248,6 +248,7 @@ class SupportService:
                 latency_ms=latency_ms,
                 shadow=shadow,
                 **(labels or {}),
+                language=str(out.get("language") or ""),
             )
             session.add(decision)
             session.add(
@@ -260,6 +261,16 @@ class SupportService:
                 )
                 ticket = self.desk.open_ticket(session, conv, escalation, permalink=msg.permalink)
                 ticket_id = ticket.id
+            elif "confirmed_resolution" in reasons and not shadow:
+                conv.status = "resolved"  # "thanks, that worked" after an answer
+                session.add(
+                    Feedback(
+                        conversation_id=conv.id,
+                        decision_id=decision.id,
+                        kind="confirmed",
+                        user_id=msg.member.user_id,
+                    )
+                )
             else:
                 conv.status = {"answer": "answered", "clarify": "open"}.get(route, conv.status)
             if cls.get("issue_type") and cls.get("in_scope"):
@@ -292,6 +303,8 @@ class SupportService:
             reply.buttons = [Button("option", o.label, o.value) for o in reply.options] + [
                 ANSWER_BUTTONS[2]
             ]
+        elif route == "decline":
+            reply.buttons = [ANSWER_BUTTONS[2]]  # off-topic, but a person is one tap away
         return reply
 
     def _relay_to_staff(self, conv: Conversation, msg: IncomingMessage) -> Reply:

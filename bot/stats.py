@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,9 @@ from bot.models import Conversation, Decision, Feedback, Ticket
 from knowledge.models import utcnow
 
 GROUPINGS = ("issue-type", "channel", "platform")
-OUTCOMES = ("answered", "clarified", "escalated")
+OUTCOMES = ("answered", "clarified", "escalated")  # charted and tabled
+QUIET_OUTCOMES = ("declined", "small_talk")  # off-topic declined, greetings/thanks: no staff work
+CONFIRMING = ("helpful", "rating", "confirmed")  # feedback kinds that confirm a resolution
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -39,14 +41,20 @@ def _group_key(by: str | None, conv: Conversation, decisions: list[Decision]) ->
     return issue or "unclassified"
 
 
+def _last_support_route(rows: list[Decision]) -> str:
+    """The last route that was not small talk ("bye" after an answer changes nothing)."""
+    support = [d.route for d in rows if d.route != "smalltalk"]
+    return support[-1] if support else ""
+
+
 def compute_stats(
     engine: Engine, days: int = 7, by: str | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Every number `stats` shows, for conversations with a bot decision in the window.
 
     A conversation ("question") counts once, by its furthest outcome: escalated if any decision
-    escalated, else answered if any answered, else clarified. Resolution is *confirmed* when the
-    member said helpful, rated, or staff resolved the ticket; *assumed* when it was answered and
+    escalated, else answered, else clarified, else declined (off-topic), else small talk. Resolution is *confirmed* when the
+    member said helpful (or thanked the bot after an answer), rated, or staff resolved the ticket; *assumed* when it was answered and
     nothing followed (no feedback, no further message); everything else is unresolved.
     """
     if by is not None and by not in GROUPINGS:
@@ -103,10 +111,11 @@ def compute_stats(
     resolved_convs = {t.conversation_id for t in conv_tickets if t.status == "resolved"}
     ticket_convs = {t.conversation_id for t in conv_tickets}
 
-    totals = {k: 0 for k in ("questions", *OUTCOMES)}
+    totals = {k: 0 for k in ("questions", *OUTCOMES, *QUIET_OUTCOMES)}
+    languages: Counter[str] = Counter()
     resolution = {"confirmed": 0, "assumed": 0, "unresolved": 0}
     groups: dict[str, dict[str, int]] = defaultdict(
-        lambda: {k: 0 for k in ("questions", *OUTCOMES)}
+        lambda: {k: 0 for k in ("questions", *OUTCOMES, *QUIET_OUTCOMES)}
     )
     for conv_id, rows in by_conv.items():
         routes = {d.route for d in rows}
@@ -114,17 +123,22 @@ def compute_stats(
             outcome = "escalated"
         elif "answer" in routes:
             outcome = "answered"
-        else:
+        elif "clarify" in routes:
             outcome = "clarified"
+        elif "decline" in routes:
+            outcome = "declined"
+        else:
+            outcome = "small_talk"
         kinds = fb_by_conv.get(conv_id, set())
-        if "helpful" in kinds or "rating" in kinds or conv_id in resolved_convs:
+        if set(CONFIRMING) & kinds or conv_id in resolved_convs:
             resolution["confirmed"] += 1
-        elif outcome == "answered" and rows[-1].route == "answer" and not kinds:
+        elif outcome == "answered" and _last_support_route(rows) == "answer" and not kinds:
             resolution["assumed"] += 1
         else:
             resolution["unresolved"] += 1
         totals["questions"] += 1
         totals[outcome] += 1
+        languages[next((d.language for d in rows if d.language), "") or "unknown"] += 1
         if by:
             conv = convs.get(conv_id) or Conversation(
                 key="",
@@ -160,6 +174,7 @@ def compute_stats(
             "shadow": sum(bool(d.shadow) for d in decisions),
         },
         "resolution": resolution,
+        "languages": dict(languages.most_common()),
         "csat": {
             "ratings": len(values),
             "mean": round(statistics.fmean(values), 2) if values else None,
@@ -232,7 +247,13 @@ def render_chart(stats: dict[str, Any]) -> bytes:
     data = stats["chart"]
     fig = Figure(figsize=(7, 3.6), dpi=100)
     ax = fig.add_subplot()
-    colours = {"answered": "#2e7d32", "clarified": "#f9a825", "escalated": "#c62828"}
+    colours = {
+        "answered": "#2e7d32",
+        "clarified": "#f9a825",
+        "escalated": "#c62828",
+        "declined": "#90a4ae",
+        "small_talk": "#b0bec5",
+    }
     if data["kind"] == "stacked":
         bottom = [0] * len(data["labels"])
         for name, series in data["series"].items():

@@ -12,14 +12,15 @@ from graph.nodes.clarify import clarify
 from graph.nodes.classify import classify
 from graph.nodes.escalate import escalate
 from graph.nodes.guard import guard
+from graph.nodes.respond import respond
 from graph.nodes.retrieve import retrieve
 from graph.nodes.route import route
-from graph.routing import after_answer, after_guard, after_route
+from graph.routing import after_answer, after_guard, after_route_or_respond
 from graph.state import SupportState
 
 
 def build_graph(checkpointer: Any | None = None) -> Any:
-    """guard → classify → retrieve → route → answer | clarify | escalate."""
+    """guard → classify → retrieve → route → answer | clarify | escalate | respond."""
     builder = StateGraph(SupportState, context_schema=GraphDeps)
     builder.add_node("guard", guard)
     builder.add_node("classify", classify)
@@ -28,6 +29,7 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     builder.add_node("answer", answer)
     builder.add_node("clarify", clarify)
     builder.add_node("escalate", escalate)
+    builder.add_node("respond", respond)
     builder.add_edge(START, "guard")
     builder.add_conditional_edges(
         "guard", after_guard, {"clarify": "clarify", "classify": "classify"}
@@ -35,9 +37,12 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     builder.add_edge("classify", "retrieve")
     builder.add_edge("retrieve", "route")
     builder.add_conditional_edges(
-        "route", after_route, {"answer": "answer", "clarify": "clarify", "escalate": "escalate"}
+        "route",
+        after_route_or_respond,
+        {"answer": "answer", "clarify": "clarify", "escalate": "escalate", "respond": "respond"},
     )
     builder.add_conditional_edges("answer", after_answer, {"escalate": "escalate", "__end__": END})
     builder.add_edge("clarify", END)
     builder.add_edge("escalate", END)
+    builder.add_edge("respond", END)
     return builder.compile(checkpointer=checkpointer)

@@ -18,6 +18,7 @@ class ScopeEntry:
     handoff: bool = False
     team: str = "support"
     resolution: str = ""
+    escalate: bool = False  # out of scope but staff still want these (e.g. press enquiries)
 
 
 @dataclass
@@ -32,3 +33,5 @@ class GraphDeps:
     clarifier: Callable[[str, list[str], dict[str, Any]], str] | None = None
     handoff_analyst: Callable[[list[dict], dict[str, Any]], dict[str, Any]] | None = None
     retrieve_k: int = 5
+    domain: Any = None  # graph.domain.DomainModel: declines what is far from this help center
+    help_topics: list[str] = field(default_factory=list)  # what the bot can help with, for replies

@@ -23,7 +23,7 @@ def confidence_of(hits: list[dict[str, Any]], th: Thresholds) -> float:
 
 
 def decide(state: SupportState) -> tuple[str, list[str]]:
-    """Return ("answer"|"clarify"|"escalate", reasons) — every rule in one readable place."""
+    """Return (answer|clarify|escalate|smalltalk|decline, reasons): every rule in one place."""
     th: Thresholds = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
     flags = state.get("guard_flags") or []
     if "empty" in flags:
@@ -34,9 +34,13 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
     triggers = (state.get("signals") or {}).get("triggers") or []
     if triggers:
         return "escalate", list(triggers)
+    if state.get("small_talk") and not state.get("picked_option"):
+        return "smalltalk", [str(state["small_talk"])]
     cls: dict[str, Any] = state.get("classification") or {}
     if cls.get("out_of_scope_topic") and cls.get("confidence", 0) >= OUT_OF_SCOPE_MIN_CONFIDENCE:
-        return "escalate", ["out_of_scope"]
+        if cls.get("escalate_out_of_scope"):
+            return "escalate", ["out_of_scope"]
+        return "decline", [f"out_of_scope:{cls['out_of_scope_topic']}"]
     if cls.get("handoff") and cls.get("confidence", 0) >= OUT_OF_SCOPE_MIN_CONFIDENCE:
         return "escalate", [f"needs_person:{cls.get('issue_type')}"]
     if cls.get("repeat_contact"):
@@ -44,6 +48,8 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
     if turn.option and state.get("hits"):
         return "answer", ["member_picked_option"]
 
+    if is_off_topic(state, th):
+        return "decline", ["off_topic"]
     hits = state.get("hits") or []
     confidence = float(state.get("confidence") or 0.0)
     if not hits:
@@ -58,6 +64,16 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
         return "escalate", ["clarify_limit_reached"]
     reason = "ambiguous_candidates" if close else "vague_question" if vague else "medium_confidence"
     return "clarify", [reason]
+
+
+def is_off_topic(state: SupportState, th: Thresholds) -> bool:
+    """Far from every article phrasing and nearer to generic chatter (not while clarifying)."""
+    score = state.get("domain_score")
+    return (
+        score is not None
+        and not state.get("pending_question")
+        and score < float(th.get("domain_margin", DEFAULT_THRESHOLDS["domain_margin"]))
+    )
 
 
 def is_vague(state: SupportState, hits: list[dict[str, Any]], th: Thresholds) -> bool:
@@ -83,6 +99,12 @@ def too_close_to_call(hits: list[dict[str, Any]], th: Thresholds) -> bool:
         and second["score"] >= th["clarify"]
         and first["score"] - second["score"] < th["margin"]
     )
+
+
+def after_route_or_respond(state: SupportState) -> str:
+    """Small talk and declines share one node."""
+    route = state["route"]
+    return "respond" if route in ("smalltalk", "decline") else route
 
 
 def after_guard(state: SupportState) -> str:

@@ -14,6 +14,7 @@ class Thresholds(TypedDict):
     margin: float  # top two articles closer than this are "too close to call"
     margin_weight: float  # confidence = top score + weight * (top - runner-up), capped at 1
     max_clarify_turns: int  # after this many clarifying questions, escalate
+    domain_margin: float  # decline as off-topic when the domain score is below this
 
 
 DEFAULT_THRESHOLDS: Thresholds = {
@@ -22,6 +23,7 @@ DEFAULT_THRESHOLDS: Thresholds = {
     "margin": 0.02,
     "margin_weight": 1.0,
     "max_clarify_turns": 2,
+    "domain_margin": 0.0,  # tuned on the dev half; `kb import` self-calibrates it per help center
 }
 
 
@@ -46,6 +48,9 @@ class SupportState(TypedDict, total=False):
 
     # --- per-turn results
     clean_text: str
+    language: str  # the member's language (ISO 639-1), for the fixed phrases
+    small_talk: str  # greeting | thanks | goodbye when the message is only that
+    domain_score: float | None  # closeness to this help center vs generic chatter (None = unknown)
     content_words: int  # distinct meaningful words: 2 or fewer and a broad match means "vague"
     query: str
     guard_flags: list[str]
@@ -64,6 +69,9 @@ class SupportState(TypedDict, total=False):
 
 PER_TURN_KEYS = (
     "clean_text",
+    "language",
+    "small_talk",
+    "domain_score",
     "content_words",
     "query",
     "guard_flags",

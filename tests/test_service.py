@@ -137,7 +137,7 @@ def test_not_helpful_and_talk_to_a_person_buttons_escalate(shared_app) -> None:
 def test_knowledge_edit_is_visible_to_the_next_question(app) -> None:
     question = "what is the office dog called?"
     before = ask(app, question)
-    assert before.route == "escalate"
+    assert before.route in ("escalate", "decline")
     article = app.kb.add_article(
         title="Meet Biscuit, the Lumen office dog",
         body="The Lumen office dog is called Biscuit. Biscuit is a golden retriever who visits on Fridays.",
@@ -206,7 +206,7 @@ BAD_INPUTS = [
 def test_bad_input_gets_a_deterministic_safe_reply(shared_app, name: str, text: str) -> None:
     first = ask(shared_app, text, thread=f"bad-{name}-1")
     second = ask(shared_app, text, thread=f"bad-{name}-2")
-    assert first.route in ("answer", "clarify", "escalate")
+    assert first.route in ("answer", "clarify", "escalate", "decline")
     assert first.text.strip(), "never silence"
     assert (first.route, first.reasons) == (second.route, second.reasons)
     if name in ("empty", "whitespace", "emoji only"):
@@ -256,11 +256,12 @@ def test_repeat_contact_about_an_unresolved_issue_escalates(app) -> None:
     assert other_member.route == "answer"
 
 
-def test_explicit_out_of_scope_topic_is_never_answered(shared_app) -> None:
+def test_explicit_out_of_scope_topic_is_declined_without_a_ticket(shared_app) -> None:
     reply = ask(shared_app, "which stocks should I buy this year to get rich?")
-    assert reply.route == "escalate"
-    assert reply.reasons[0] in ("out_of_scope", "low_confidence")
+    assert reply.route == "decline" and reply.ticket_id is None
+    assert reply.reasons[0] in ("out_of_scope:investment_advice", "off_topic")
     assert reply.issue_type == "out_of_scope"
+    assert [b.action for b in reply.buttons] == ["human"]
 
 
 def test_first_messages_racing_in_a_new_thread_share_one_conversation(app) -> None:

@@ -130,6 +130,9 @@ def render_escalation_card(view: dict[str, Any], permalink: str = "") -> tuple[s
         f"*Sentiment*\n{escape(str(view.get('sentiment') or 'neutral'))}",
         f"*Severity*\n{escape(str(view.get('severity') or 'normal'))}",
     ]
+    extra = view.get("extra") or {}
+    if extra.get("language", "en") != "en":  # why the bot could not help: it reads English only
+        fields.append(f"*Language*\n{escape(str(extra.get('language_name') or extra['language']))}")
     reasons = ", ".join(f"`{escape(str(r))}`" for r in view.get("reasons") or []) or "—"
     severity = str(view.get("severity") or "")
     icon = ":rotating_light:" if severity in ("high", "urgent") else ":sos:"

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
+from graph.phrases import phrase
 from graph.state import DEFAULT_THRESHOLDS, SupportState
 from graph.turns import NONE_FIT_OPTION
 
@@ -30,8 +31,11 @@ def candidate_options(
     return options
 
 
-def default_question(options: list[dict[str, str]]) -> str:
+def default_question(options: list[dict[str, str]], lang: str = "en") -> str:
     """A plain clarifying question naming the candidate topics."""
+    if lang != "en":
+        names = "\n".join(f"{i}. {o['label']}" for i, o in enumerate(options, 1))
+        return phrase("clarify", lang, options=names)
     if len(options) == 1:
         return f"I want to get this right. Is your question about *{options[0]['label']}*? Pick it below, or tell me a bit more."
     names = "\n".join(f"{i}. {o['label']}" for i, o in enumerate(options, 1))
@@ -40,18 +44,20 @@ def default_question(options: list[dict[str, str]]) -> str:
 
 def clarify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     """Ask a clarifying question; empty input just gets a prompt and costs no clarify turn."""
+    lang = str(state.get("language") or "en")
     if "empty" in (state.get("guard_flags") or []):
+        prompt = EMPTY_PROMPT if lang == "en" else phrase("empty", lang)
         return {
             "route": "clarify",
             "reasons": ["empty_message"],
-            "reply": EMPTY_PROMPT,
+            "reply": prompt,
             "options": [],
-            "transcript": [{"role": "bot", "text": EMPTY_PROMPT, "route": "clarify"}],
+            "transcript": [{"role": "bot", "text": prompt, "route": "clarify"}],
         }
     th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
     hits = state.get("hits") or []
     options = candidate_options(hits, floor=th["clarify"] * 0.9)
-    question = default_question(options)
+    question = default_question(options, lang)
     if runtime.context.clarifier is not None:
         try:
             phrased = runtime.context.clarifier(

@@ -7,7 +7,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
+from graph.language import detect_language
 from graph.signals import read_signals
+from graph.smalltalk import small_talk_kind
 from graph.state import SupportState
 
 REPEAT_MIN_CONFIDENCE = 0.5
@@ -22,7 +24,7 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
     classification: dict[str, Any] = {"issue_type": "", "confidence": 0.0, "in_scope": True}
     if deps.classifier is not None and text:
         result = deps.classifier.classify(text)
-        entry = deps.scope.get(result.issue_type)
+        entry = deps.scope.get(result.out_of_scope_label or result.issue_type)
         classification = {
             "issue_type": result.issue_type,
             "confidence": round(float(result.confidence), 4),
@@ -30,6 +32,7 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
             "alternatives": [list(a) for a in result.alternatives],
             "out_of_scope_topic": result.out_of_scope_label,
             "handoff": bool(entry and entry.handoff and result.in_scope),
+            "escalate_out_of_scope": bool(entry and entry.escalate and not entry.in_scope),
             "team": (entry.team if entry else "") or "support",
         }
         if (
@@ -38,4 +41,15 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
             and result.issue_type in (state.get("prior_unresolved") or [])
         ):
             classification["repeat_contact"] = True
-    return {"classification": classification, "signals": signals.as_dict()}
+    language = detect_language(text)
+    update: dict[str, Any] = {
+        "classification": classification,
+        "signals": signals.as_dict(),
+        "language": language,
+    }
+    if text and not state.get("is_action"):
+        update["small_talk"] = small_talk_kind(text)
+        # the domain model knows the KB's language (English): elsewhere it would decline everything
+        if deps.domain is not None and not update["small_talk"] and language == "en":
+            update["domain_score"] = round(deps.domain.score(text), 4)
+    return update

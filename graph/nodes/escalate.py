@@ -7,6 +7,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
+from graph.language import NAMES
+from graph.phrases import phrase
 from graph.state import SupportState
 from graph.turns import member_questions
 
@@ -37,8 +39,10 @@ def severity_for(reasons: list[str], signals: dict[str, Any]) -> str:
     return "normal"
 
 
-def member_notice(reasons: list[str], team: str) -> str:
+def member_notice(reasons: list[str], team: str, lang: str = "en") -> str:
     """An honest message: a person will pick it up here, with the full context."""
+    if lang != "en":
+        return phrase("escalation_notice", lang, team=team)
     if URGENT_TRIGGERS & set(reasons):
         opening = "This needs a person on our team, so I've flagged it as a priority."
     else:
@@ -79,7 +83,10 @@ def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         or (deps.scope.get(issue_type).team if issue_type in deps.scope else "")
         or "support"
     )
-    notice = member_notice(reasons, team)
+    lang = str(state.get("language") or "en")
+    if lang != "en":  # say on the card why the bot could not help: it only reads English
+        reasons = [*reasons, f"language:{lang}"]
+    notice = member_notice(reasons, team, lang)
     transcript = [
         *state.get("transcript", []),
         {"role": "bot", "text": notice, "route": "escalate"},
@@ -107,6 +114,8 @@ def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         ],
         "attempted_answer": state.get("attempted_answer") or (bot_said[-1] if bot_said else ""),
         "team": team,
+        "language": lang,
+        "language_name": NAMES.get(lang, lang),
     }
     try:
         record["summary"] = deps.summariser.summarise(transcript, issue_type, reasons)

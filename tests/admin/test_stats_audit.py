@@ -137,7 +137,7 @@ def test_undo_refuses_when_the_setting_changed_since(app) -> None:
     assert not refused.ok and "changed since" in refused.text
     assert app.settings.thresholds()["answer"] == 0.8
     forced = run_command(app, ADMIN, f"audit undo {first} --force")
-    assert forced.ok and app.settings.thresholds()["answer"] == default
+    assert forced.ok and app.settings.get("thresholds")["answer"] == default
     assert not run_command(app, ADMIN, "audit undo 999999").ok
 
 

@@ -145,10 +145,18 @@ def test_clarify_limit_escalates_with_the_transcript() -> None:
     assert "person" in out["reply"]
 
 
-def test_out_of_scope_and_handoff_types_escalate_to_their_team() -> None:
+def test_out_of_scope_topics_are_declined_unless_marked_escalate() -> None:
     graph, ctx = build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER))
     oos = turn(graph, ctx, "t5", "which stock should I buy")
-    assert oos["route"] == "escalate" and oos["reasons"][0] == "out_of_scope"
+    assert oos["route"] == "decline" and oos["reasons"] == ["out_of_scope:investment_advice"]
+    assert oos["escalation"] is None and "outside what I can help with" in oos["reply"]
+    ctx.scope["investment_advice"].escalate = True
+    wanted = turn(graph, ctx, "t5b", "which stock should I buy")
+    assert wanted["route"] == "escalate" and wanted["reasons"][0] == "out_of_scope"
+
+
+def test_handoff_types_escalate_to_their_team() -> None:
+    graph, ctx = build_graph(InMemorySaver()), deps(TableRetriever(RETRIEVER))
     handoff = turn(graph, ctx, "t6", "please delete my account")
     assert handoff["escalation"]["team"] == "trust"
     assert handoff["reasons"][0] == "needs_person:account_deletion"

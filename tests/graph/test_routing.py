@@ -41,14 +41,69 @@ CASES = [
         "vip",
     ),
     (
-        "out of scope topic",
+        "out of scope topic is declined, no ticket",
         {
-            "classification": {"out_of_scope_topic": True, "confidence": 0.8},
+            "classification": {"out_of_scope_topic": "jokes", "confidence": 0.8},
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "decline",
+        "out_of_scope:jokes",
+    ),
+    (
+        "out of scope topic marked escalate: true",
+        {
+            "classification": {
+                "out_of_scope_topic": "press",
+                "confidence": 0.8,
+                "escalate_out_of_scope": True,
+            },
             "hits": [hit(1, 0.9)],
             "confidence": 0.9,
         },
         "escalate",
         "out_of_scope",
+    ),
+    (
+        "small talk",
+        {"small_talk": "greeting", "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "smalltalk",
+        "greeting",
+    ),
+    (
+        "a person asked for beats small talk",
+        {"small_talk": "greeting", "signals": {"triggers": ["human_requested"]}},
+        "escalate",
+        "human_requested",
+    ),
+    (
+        "far from the help center: declined",
+        {"domain_score": -0.2, "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "decline",
+        "off_topic",
+    ),
+    (
+        "near the help center: the usual rules",
+        {"domain_score": 0.2, "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "answer",
+        "confident_match",
+    ),
+    (
+        "a reply to a clarifying question is never declined",
+        {
+            "domain_score": -0.2,
+            "pending_question": "sync",
+            "hits": [hit(1, 0.9)],
+            "confidence": 0.9,
+        },
+        "answer",
+        "confident_match",
+    ),
+    (
+        "unknown domain score (no KB, other language): the usual rules",
+        {"domain_score": None, "hits": [hit(1, 0.3)], "confidence": 0.3},
+        "escalate",
+        "low_confidence",
     ),
     (
         "weak out of scope guess is ignored",

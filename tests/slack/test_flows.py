@@ -319,3 +319,29 @@ def test_shadow_channel_shows_staff_not_member(harness: Harness) -> None:
     assert not [c for c in h.fake.of("reactions.add") if c.params["channel"] == channel]
     shadow = posts(h, STAFF_CHANNEL)[-1]
     assert "Shadow mode" in json.dumps(shadow.params["blocks"])
+
+
+def test_small_talk_and_off_topic_never_reach_the_staff_channel(harness: Harness) -> None:
+    h, channel, user = harness, unique("C"), unique("U")
+    cards_before = len(posts(h, STAFF_CHANNEL))
+    hello, _ = ask(h, "hi there", channel, user)
+    [greeting] = posts(h, channel, hello)
+    assert greeting.params["text"].startswith("Hi!") and buttons(greeting) == []
+    joke, _ = ask(h, "tell me a joke", channel, unique("U"))
+    [decline] = posts(h, channel, joke)
+    assert "outside what I can help with" in decline.params["text"]
+    assert [b["action_id"] for b in buttons(decline)] == ["deskhand:human"]
+    # "thanks, that worked" in the thread of an answer: acknowledged and recorded as confirmed
+    root, key = ask(h, PASSWORD_Q, channel, user)
+    h.event(h.message_event("thanks, that worked!", channel, user=user, thread_ts=root))
+    h.idle()
+    thread = posts(h, channel, root)
+    assert len(thread) == 2 and "solved" in thread[-1].params["text"]
+    assert len(posts(h, STAFF_CHANNEL)) == cards_before
+    with Session(h.deskhand.engine) as session:
+        kinds = [
+            f.kind
+            for f in session.exec(select(Feedback))
+            if f.user_id == user and f.kind == "confirmed"
+        ]
+    assert kinds == ["confirmed"]

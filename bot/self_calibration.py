@@ -1,0 +1,94 @@
+"""Self-calibration at import: a domain model from the team's own articles, thresholds picked
+for a target wrong-answer rate with no labelled data (see graph.domain for how)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from graph.domain import DomainModel, calibrate, load_background
+from graph.nodes.common import hit_to_dict
+from graph.routing import confidence_of
+from knowledge.models import Article, utcnow
+from knowledge.synth import article_phrasings
+
+MAX_ARTICLES_FOR_PHRASINGS = 3000  # above this, titles only (their vectors are in the index)
+MAX_ARTICLES_TO_CALIBRATE = 3000  # calibration runs ~700 searches; bigger KBs keep the defaults
+TARGET_WRONG = 0.02
+
+
+def kb_stamp(app: Any) -> tuple[int, str]:
+    """Changes whenever an article is added, edited or removed."""
+    with Session(app.engine) as session:
+        count, latest = session.exec(select(func.count(), func.max(Article.updated_at))).one()
+    return int(count or 0), str(latest or "")
+
+
+class DomainBuilder:
+    """Builds the domain model, re-embedding only phrasings it has not seen before."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._vectors: dict[str, np.ndarray] = {}
+        self._background = load_background()
+        self._bg: np.ndarray | None = None
+
+    def build(self) -> tuple[DomainModel, list[int]]:
+        """The model for the current articles, and the article id behind each phrasing."""
+        articles = self.app.kb.list()
+        few = len(articles) <= MAX_ARTICLES_FOR_PHRASINGS
+        phrasings: list[str] = []
+        sources: list[int] = []
+        for article in articles:
+            texts = article_phrasings(article.title, article.body) if few else [article.title]
+            phrasings += texts
+            sources += [int(article.id or 0)] * len(texts)
+        missing = sorted({t for t in phrasings if t not in self._vectors})
+        if missing:
+            for text, vec in zip(missing, self.app.embedder.embed(missing), strict=True):
+                self._vectors[text] = np.asarray(vec, np.float32)
+        if self._bg is None:
+            self._bg = self.app.embedder.embed(self._background)
+        vectors = np.stack([self._vectors[t] for t in phrasings]) if phrasings else None
+        model = DomainModel(
+            self.app.embedder, phrasings, self._background, positive=vectors, negative=self._bg
+        )
+        return model, sources
+
+
+def self_calibrate(app: Any, target_wrong: float = TARGET_WRONG, actor: str = "import") -> dict:
+    """Pick domain_margin and the answer threshold for this KB and store them as the defaults."""
+    model, sources = app.domain_builder.build()
+    count, _ = kb_stamp(app)
+    if not model.phrasings or count > MAX_ARTICLES_TO_CALIBRATE:
+        result: dict[str, Any] = {"skipped": "no articles" if not model.phrasings else "too big"}
+    else:
+        th = app.settings.thresholds()
+
+        def confidence(hits: list) -> float:
+            return confidence_of([hit_to_dict(h) for h in hits], th)
+
+        cal = calibrate(
+            model, sources, lambda text: app.kb.search(text, k=5), confidence, target_wrong
+        )
+        result = {**cal.as_dict(), "articles": count, "at": utcnow().isoformat()}
+    app.settings.set("calibration", result, actor=actor)
+    return result
+
+
+def describe(cal: dict[str, Any]) -> str:
+    """One line for `kb import` and `threshold show`."""
+    if not cal:
+        return "Self-calibration: not run yet (product defaults in use)."
+    if cal.get("skipped"):
+        return f"Self-calibration skipped ({cal['skipped']}); product defaults in use."
+    return (
+        f"Self-calibrated on {cal['articles']} articles: answer ≥ {cal['answer']:.2f}, "
+        f"off-topic below domain score {cal['domain_margin']:+.2f}. Expected: "
+        f"{cal['expected_wrong_rate']:.1%} of messages answered wrongly "
+        f"(target {cal['target_wrong_rate']:.0%}), {cal['expected_off_topic_answered']:.1%} of "
+        f"off-topic answered, {cal['expected_in_scope_declined']:.1%} of in-scope declined."
+    )
