@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.evaluation.sample_eval import evaluate_sample
 
 # Measured 48/60 with 1 wrong answer (a lost-2FA-device question answered from the 2FA article
-# instead of escalating); the floor sits a little under that.
+# instead of escalating); off-topic rows expect `decline` (no ticket). The floor sits a little under.
 MIN_MATCHED = 44
 MAX_WRONG = 2
 

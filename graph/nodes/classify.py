@@ -11,6 +11,7 @@ from graph.language import detect_language
 from graph.signals import read_signals
 from graph.smalltalk import small_talk_kind
 from graph.state import SupportState
+from graph.turns import TurnInput
 
 REPEAT_MIN_CONFIDENCE = 0.5
 
@@ -47,7 +48,7 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         "signals": signals.as_dict(),
         "language": language,
     }
-    if text and not state.get("is_action"):
+    if text and TurnInput.from_state(state).is_typed:
         update["small_talk"] = small_talk_kind(text)
         # the domain model knows the KB's language (English): elsewhere it would decline everything
         if deps.domain is not None and not update["small_talk"] and language == "en":

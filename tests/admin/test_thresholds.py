@@ -6,7 +6,6 @@ import pytest
 
 from admin_commands import run_command
 from bot.calibration import recent_decisions, replay_decisions, replay_route
-from graph.state import DEFAULT_THRESHOLDS
 from tests.admin.conftest import ADMIN, STAFF, ask
 
 PLAN = "can I add more seats to my plan"  # sample: medium confidence (~0.52) → clarify at defaults
