@@ -15,6 +15,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     kb,
     outbox_cmd,
     persona,
+    privacy_cmd,
     scope_routes,
     stats_cmd,
     thresholds,

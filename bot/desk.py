@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 from bot.contracts import storable_text
 from bot.escalation import record_decided
 from bot.models import Conversation, Feedback, Message, Ticket
+from bot.privacy.edge import redact_staff_text
+from bot.runtime_settings import SettingsStore
 from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class StaffRelay:
     member_thread_id: str
     staff_name: str
     claimed: bool = False  # this message auto-claimed an open ticket
+    redacted: bool = False  # secrets were taken out: relay `text`, not the platform original
 
 
 def is_internal_note(text: str) -> bool:
@@ -155,6 +158,8 @@ class EscalationDesk:
     ) -> StaffRelay:
         """Record a staff message; public ones are relayed to the member (and claim if unclaimed)."""
         text, staff_name = storable_text(text), storable_text(staff_name)
+        redaction = redact_staff_text(text, SettingsStore(self.engine).get("privacy"))
+        text = redaction.text
         ticket = self.get(ticket_id)
         internal = is_internal_note(text)
         claimed = False
@@ -191,6 +196,7 @@ class EscalationDesk:
             member_thread_id=ticket.member_thread_id,
             staff_name=staff_name,
             claimed=claimed,
+            redacted=redaction.changed,
         )
 
     def resolve(self, ticket_id: int, staff_id: str) -> Ticket:

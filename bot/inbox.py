@@ -26,6 +26,8 @@ from sqlmodel import Session, col, select
 
 from bot.contracts import Button, Citation, Option, Reply, scrub
 from bot.models import InboxEvent
+from bot.privacy.payload import redact_payload
+from bot.runtime_settings import SettingsStore
 from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class Inbox:
         self, platform: str, event_key: str, kind: str, payload: dict[str, Any], lane: str = ""
     ) -> bool:
         """Store an event once; False when this (platform, event_key) was stored before."""
+        if kind == "message":  # member text is redacted before its first write, like everywhere
+            payload = redact_payload(payload, SettingsStore(self.engine).get("privacy"))
         row = InboxEvent(
             platform=platform,
             event_key=event_key[:255],

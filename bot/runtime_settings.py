@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from bot.audit import record_audit
 from bot.models import Setting
+from bot.privacy.redact import DEFAULT_POLICY
 from graph.state import DEFAULT_THRESHOLDS, Thresholds
 from knowledge.models import utcnow
 
@@ -25,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "repeat_window_days": 7,
     "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
     "member_tiers": {},  # tier name -> role names/ids (segments in stats)
+    "privacy": dict(DEFAULT_POLICY),  # kind -> drop | mask | keep (see bot/privacy)
 }
 
 

@@ -29,6 +29,7 @@ from bot.desk import EscalationDesk
 from bot.llm.recorder import conversation_scope
 from bot.models import Conversation, Decision, Feedback, Message
 from bot.monitoring.tiers import member_tier
+from bot.privacy.edge import apply_outcome, redact_message
 from bot.runtime_settings import SettingsStore
 from graph.deps import GraphDeps
 from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
@@ -72,11 +73,13 @@ class SupportService:
     def handle(self, msg: IncomingMessage) -> Reply:
         """Answer, clarify or escalate one member message (or relay it if a person has it)."""
         started = time.perf_counter()
-        msg = storable_message(msg)
+        msg, redaction = redact_message(storable_message(msg), self.settings.get("privacy"))
         conv = self._conversation(msg)
         if conv.status == "escalated":
-            return self._relay_to_staff(conv, msg)
-        return self._run(conv, msg, TurnInput.typed(msg.text), started)
+            return apply_outcome(self._relay_to_staff(conv, msg), msg, redaction)
+        return apply_outcome(
+            self._run(conv, msg, TurnInput.typed(msg.text), started), msg, redaction
+        )
 
     def handle_action(
         self, conversation_key: str, action: str, value: str, member: Member, platform: str = ""

@@ -185,13 +185,33 @@ async def converse(
         member_id=message.author.id,
         member_name=message.author.display_name,
     )
+    if reply.private_notice or reply.delete_original:
+        await withdraw_secret(bot, message, reply)
+
+
+async def withdraw_secret(bot: DeskhandBot, message: discord.Message, reply: Reply) -> None:
+    """A secret in a public channel: delete it if allowed (Manage Messages), tell the member privately."""
+    if reply.delete_original:
+        me = message.guild.me if message.guild else None
+        allowed = me is None or message.channel.permissions_for(me).manage_messages  # type: ignore[union-attr,arg-type]
+        if allowed:
+            try:
+                await message.delete()
+            except discord.HTTPException as exc:
+                log.info("could not delete message %s with a secret: %s", message.id, exc)
+    if reply.private_notice:
+        try:
+            await message.author.send(reply.private_notice)
+        except discord.HTTPException as exc:
+            log.info("could not DM %s about a secret: %s", message.author.id, exc)
 
 
 async def open_thread(message: discord.Message, reply: Reply) -> Any:
     """Open the member's thread from their message; fall back to the channel if not allowed."""
     try:
         return await message.create_thread(
-            name=render.thread_name(message.content), auto_archive_duration=1440
+            name=render.thread_name(reply.member_text or message.content),
+            auto_archive_duration=1440,
         )
     except discord.HTTPException as exc:
         log.warning("could not open a thread on %s (%s); replying in channel", message.id, exc)

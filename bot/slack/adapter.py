@@ -246,6 +246,8 @@ class SlackAdapter(SlackDelivery):
 
     def deliver(self, reply: Reply, msg: IncomingMessage) -> None:
         """Perform what a Reply asks for: answer in thread, escalate, relay, or show staff."""
+        if reply.private_notice:  # Slack bots cannot delete members' messages: warn privately
+            self.ephemeral(msg.channel_id, msg.member.user_id, reply.private_notice, msg.thread_id)
         if reply.route == "ignore":
             return
         if reply.route == "relay":
@@ -275,7 +277,8 @@ class SlackAdapter(SlackDelivery):
         if relay.internal:
             self.react(event["channel"], event["ts"], "lock")
             return
-        if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, raw, name):
+        body = escape(relay.text) if relay.redacted else raw
+        if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, body, name):
             self.react(event["channel"], event["ts"], "outbox_tray")
         try:
             with self.locks.get(f"assist:{ticket_id}"):

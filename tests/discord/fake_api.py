@@ -206,6 +206,8 @@ class FakeDiscord:
             ("GET", r"/channels/(?P<cid>\d+)", self._get_channel),
             ("POST", r"/channels/(?P<cid>\d+)/messages", self._create_message),
             ("PATCH", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._edit_message),
+            ("DELETE", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._delete_message),
+            ("POST", r"/users/@me/channels", self._dm_channel),
             (
                 "POST",
                 r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/threads",
@@ -277,6 +279,22 @@ class FakeDiscord:
         msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
         self.messages[mid] = msg
         return msg
+
+    def _delete_message(self, body: Any, cid: str, mid: str) -> None:
+        self.messages.pop(mid, None)
+
+    def _dm_channel(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /users/@me/channels: the DM channel with one user (created on first use)."""
+        recipient = str(body.get("recipient_id", ""))
+        cid = f"9{recipient}"
+        channel = self.channels.get(cid) or {
+            "id": cid,
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [{**self.bot_user, "id": recipient, "bot": False}],
+        }
+        self.channels[cid] = channel
+        return channel
 
     def _thread_from_message(self, body: dict[str, Any], cid: str, mid: str) -> dict[str, Any]:
         parent = self.channels.get(cid, {})
