@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from admin_commands.contracts import CommandResult
-from admin_commands.parsing import UsageError
+from admin_commands.parsing import UsageError, parse_int, user_ref
 from admin_commands.registry import Context, command
+from bot.privacy.erasure import forget_member
 from bot.privacy.redact import KINDS, LABELS, POLICIES, SECRET_KINDS, effective_policy
 
 MEANING = {
@@ -62,4 +63,47 @@ def privacy_set(ctx: Context, args: list[str]) -> CommandResult:
         "Privacy updated",
         f"{kind}: {before} → {choice}. Applies to the next message.{warning} "
         f"Undo: `/deskhand audit undo {audit_id}`.",
+    )
+
+
+@command(
+    "forget",
+    "forget @member",
+    "Erase everything the bot keeps about a member (messages, tickets' text, checkpoints, logs).",
+    examples=("forget @ann",),
+    family="privacy",
+)
+def forget(ctx: Context, args: list[str]) -> CommandResult:
+    """Erase one member on the caller's platform; the audit entry keeps counts, not text."""
+    if len(args) != 1 or not user_ref(args[0]):
+        raise UsageError("Name one member, e.g. `forget @ann` (or their user id).")
+    member = f"{ctx.caller.platform}:{user_ref(args[0])}"
+    counts = forget_member(
+        ctx.app.engine, member, ctx.app.checkpointer, actor=ctx.actor, via=ctx.caller.platform
+    )
+    return ctx.ok(
+        "Member forgotten",
+        f"Erased {member}: "
+        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+        + ". Statistics keep anonymous counts only.",
+    )
+
+
+@command(
+    "privacy retention",
+    "privacy retention DAYS",
+    "Erase conversations untouched for DAYS days, daily (0 keeps them forever).",
+    examples=("privacy retention 90",),
+)
+def privacy_retention(ctx: Context, args: list[str]) -> CommandResult:
+    """Set retention_days (audited)."""
+    if len(args) != 1:
+        raise UsageError("Give a number of days, e.g. `privacy retention 90` (0 = keep forever).")
+    days = parse_int(args[0], "days", low=0, high=36_500)
+    before, audit_id = ctx.set_setting("retention_days", days)
+    return ctx.ok(
+        "Retention updated",
+        f"retention_days: {before} → {days}. "
+        + ("Conversations are kept until erased." if days == 0 else "The purge runs daily.")
+        + f" Undo: `/deskhand audit undo {audit_id}`.",
     )

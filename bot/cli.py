@@ -374,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.outbox_cli import add_commands
 
     add_commands(sub)
+
+    from bot.privacy.cli import add_commands as add_privacy_commands
+
+    add_privacy_commands(sub)
     return parser
 
 

@@ -26,8 +26,7 @@ from sqlmodel import Session, col, select
 
 from bot.contracts import Button, Citation, Option, Reply, scrub
 from bot.models import InboxEvent
-from bot.privacy.payload import redact_payload
-from bot.runtime_settings import SettingsStore
+from bot.privacy.payload import policy_for_lane, redact_payload
 from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ class Inbox:
     ) -> bool:
         """Store an event once; False when this (platform, event_key) was stored before."""
         if kind == "message":  # member text is redacted before its first write, like everywhere
-            payload = redact_payload(payload, SettingsStore(self.engine).get("privacy"))
+            payload = redact_payload(payload, policy_for_lane(self.engine, platform, lane))
         row = InboxEvent(
             platform=platform,
             event_key=event_key[:255],

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
     "member_tiers": {},  # tier name -> role names/ids (segments in stats)
     "privacy": dict(DEFAULT_POLICY),  # kind -> drop | mask | keep (see bot/privacy)
+    "retention_days": 0,  # conversations untouched this long are erased daily; 0 keeps them
 }
 
 

@@ -12,6 +12,7 @@ import discord
 
 from bot.discord import render, views
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING
+from bot.privacy.erasure import daily_purge
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -219,4 +220,8 @@ async def retry_loop(bot: DeskhandBot, interval_s: float) -> None:
             await deliver_pending(bot)
         except Exception:
             log.exception("outbox retry pass failed")
+        try:
+            await asyncio.to_thread(daily_purge, bot.app)
+        except Exception:
+            log.exception("retention purge failed; will try again tomorrow")
         await asyncio.sleep(interval_s)

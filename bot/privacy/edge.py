@@ -6,8 +6,8 @@ import logging
 from dataclasses import replace
 
 from bot.contracts import IncomingMessage, Reply
-from bot.privacy.payload import dropped_marks
-from bot.privacy.redact import Redaction, effective_policy, redact, rotation_notice
+from bot.privacy.payload import dropped_marks, staff_policy
+from bot.privacy.redact import Redaction, redact, rotation_notice
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ def redact_message(
 
 def redact_staff_text(text: str, policy: dict[str, str] | None) -> Redaction:
     """Staff messages lose secrets only: staff legitimately share support addresses and numbers."""
-    secrets_only = {**effective_policy(policy), "email": "keep", "phone": "keep"}
-    return redact(text, secrets_only)
+    return redact(text, staff_policy(policy))
 
 
 def is_public(msg: IncomingMessage) -> bool:

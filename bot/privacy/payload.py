@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.models import Setting, Ticket
 from bot.privacy.redact import effective_policy, redact
 
 # Placeholders that show a secret was dropped at an earlier edge (the durable inbox).
@@ -31,3 +36,27 @@ def dropped_marks(text: str, policy: dict[str, str] | None) -> set[str]:
     """Kinds whose drop-placeholders already stand in `text` (it was redacted before storage)."""
     effective = effective_policy(policy)
     return {k for k, mark in DROPPED_MARKS.items() if effective[k] == "drop" and mark.search(text)}
+
+
+def staff_policy(policy: dict[str, str] | None) -> dict[str, str]:
+    """Staff lose secrets only: they legitimately share support addresses and numbers."""
+    return {**effective_policy(policy), "email": "keep", "phone": "keep"}
+
+
+def policy_for_lane(engine: Engine, platform: str, lane: str) -> dict[str, str]:
+    """The policy for a stored message: a ticket's staff thread ("channel:thread") gets staff's."""
+    channel, _, thread = lane.partition(":")
+    with Session(engine) as session:
+        row = session.get(Setting, "privacy")
+        policy = effective_policy(json.loads(row.value) if row is not None else None)
+        if channel and thread:
+            staff = session.exec(
+                select(Ticket.id).where(
+                    Ticket.platform == platform,
+                    Ticket.staff_channel_id == channel,
+                    Ticket.staff_thread_id == thread,
+                )
+            ).first()
+            if staff is not None:
+                return staff_policy(policy)
+    return policy

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from slack_bolt import App, BoltRequest
 
 from bot.escalation import repair
+from bot.privacy.erasure import daily_purge
 from bot.slack.bolt_app import adapter_of, build_slack_app
 from bot.slack.delivery import deliver_pending
 
@@ -201,6 +202,10 @@ def start_retry_loop(bolt: App, interval_s: float = 15.0) -> threading.Event:
                     log.info("slack outbox: %s", counts)
             except Exception:
                 log.exception("slack outbox loop failed; will try again")
+            try:
+                daily_purge(adapter.app)
+            except Exception:
+                log.exception("retention purge failed; will try again tomorrow")
 
     threading.Thread(target=loop, name="deskhand-slack-outbox", daemon=True).start()
     return stop

@@ -90,8 +90,7 @@ def test_slack_secrets_never_stored_logged_sent_or_shown(
         assert any("[api key]" in c.params["text"] and SUPPORT in c.params["text"] for c in relayed)
     finally:
         h.adapter.wait_idle(60)
-        h.adapter.pool.shutdown(wait=False)
-        h.adapter.listener_pool.shutdown(wait=False)
+        h.adapter.stop(5)
 
 
 async def test_discord_secrets_never_stored_logged_sent_or_shown(

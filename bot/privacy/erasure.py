@@ -1,0 +1,239 @@
+"""Forget, export and purge: the bot's own copies of a member's data, on request or by age."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.audit import record_audit
+from bot.models import (
+    Conversation,
+    Decision,
+    EscalationStep,
+    Feedback,
+    InboxEvent,
+    LlmCall,
+    Message,
+    OutboxItem,
+    Ticket,
+)
+from knowledge.models import KbCandidate, utcnow
+
+log = logging.getLogger(__name__)
+ERASED = "[erased]"
+
+
+def member_ids(member: str) -> tuple[str, str]:
+    """("platform", "user id") from "slack:U123", or ("", "U123") to match every platform."""
+    platform, sep, user = member.partition(":")
+    return (platform, user) if sep and platform in ("slack", "discord", "console") else ("", member)
+
+
+def _conversations(session: Session, member: str) -> list[Conversation]:
+    platform, user = member_ids(member)
+    stmt = select(Conversation).where(Conversation.member_id == user)
+    if platform:
+        stmt = stmt.where(Conversation.platform == platform)
+    return list(session.exec(stmt))
+
+
+def _lanes(convs: Iterable[Conversation]) -> list[str]:
+    """Inbox lanes and outbox thread keys of the member's threads."""
+    return [f"{c.channel_id}:{c.thread_id}" for c in convs]
+
+
+def export_member(engine: Engine, member: str) -> dict[str, Any]:
+    """Everything the bot holds about a member, as JSON-ready data (access requests)."""
+    platform, user = member_ids(member)
+    with Session(engine) as session:
+        convs = _conversations(session, member)
+        ids = [c.id for c in convs]
+        messages = session.exec(
+            select(Message).where(
+                or_(col(Message.conversation_id).in_(ids), Message.author_id == user)
+            )
+        ).all()
+        tickets = session.exec(select(Ticket).where(col(Ticket.conversation_id).in_(ids))).all()
+        feedback = session.exec(
+            select(Feedback).where(
+                or_(col(Feedback.conversation_id).in_(ids), Feedback.user_id == user)
+            )
+        ).all()
+        decisions = session.exec(
+            select(Decision).where(col(Decision.conversation_id).in_(ids))
+        ).all()
+
+        def dump(rows: Iterable[Any]) -> list[dict[str, Any]]:
+            return [json.loads(r.model_dump_json()) for r in rows]
+
+        return {
+            "member": user,
+            "platform": platform or "any",
+            "exported_at": utcnow().isoformat(),
+            "conversations": dump(convs),
+            "messages": dump(messages),
+            "decisions": dump(decisions),
+            "tickets": dump(tickets),
+            "feedback": dump(feedback),
+        }
+
+
+def forget_member(
+    engine: Engine, member: str, checkpointer: Any = None, actor: str = "system", via: str = ""
+) -> dict[str, int]:
+    """Delete or anonymise everything about one member; audited with the counts (never the text)."""
+    _, user = member_ids(member)
+    with Session(engine) as session:
+        convs = _conversations(session, member)
+        keys = [c.key for c in convs]
+        counts = _erase(session, convs, extra_author=user)
+        counts["checkpoint_threads"] = len(keys)
+        record_audit(session, actor, "forget member", member, None, counts, via)
+        session.commit()
+    _drop_checkpoints(checkpointer, keys)
+    compact(engine, checkpointer)
+    log.info("forgot member %s: %s", member, counts)
+    return counts
+
+
+def purge_older_than(
+    engine: Engine, days: int, checkpointer: Any = None, actor: str = "retention"
+) -> dict[str, int]:
+    """Erase conversations untouched for `days` days (the daily retention purge)."""
+    if days <= 0:
+        return {}
+    cutoff = utcnow() - timedelta(days=days)
+    with Session(engine) as session:
+        convs = list(
+            session.exec(select(Conversation).where(col(Conversation.updated_at) < cutoff))
+        )
+        keys = [c.key for c in convs]
+        counts = _erase(session, convs)
+        counts["checkpoint_threads"] = len(keys)
+        done_events = session.execute(
+            delete(InboxEvent).where(
+                col(InboxEvent.status).in_(["done", "dead"]), col(InboxEvent.updated_at) < cutoff
+            )
+        )
+        counts["inbox_events"] += done_events.rowcount or 0  # type: ignore[attr-defined]
+        if convs:
+            record_audit(session, actor, "purge", f"older than {days} days", None, counts)
+        session.commit()
+    _drop_checkpoints(checkpointer, keys)
+    if convs:
+        compact(engine, checkpointer)
+    return counts
+
+
+def _erase(session: Session, convs: list[Conversation], extra_author: str = "") -> dict[str, int]:
+    """Delete messages, feedback, LLM logs and queued events; anonymise decisions and tickets."""
+    ids = [c.id for c in convs]
+    lanes = _lanes(convs)
+    tickets = list(session.exec(select(Ticket.id).where(col(Ticket.conversation_id).in_(ids))))
+
+    def run(stmt: Any) -> int:
+        return session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+
+    authored = Message.author_id == extra_author if extra_author else False
+    counts = {
+        "conversations": len(convs),
+        "messages": run(
+            delete(Message).where(or_(col(Message.conversation_id).in_(ids), authored))
+        ),
+        "decisions": run(
+            update(Decision)
+            .where(col(Decision.conversation_id).in_(ids))
+            .values(question=ERASED, channel_id="")
+        ),
+        "tickets": run(
+            update(Ticket)
+            .where(col(Ticket.id).in_(tickets))
+            .values(
+                summary=ERASED,
+                question=ERASED,
+                transcript="[]",
+                member="{}",
+                attempted_answer="",
+                extra="{}",
+                permalink="",
+            )
+        ),
+        "feedback": run(
+            delete(Feedback).where(
+                or_(
+                    col(Feedback.conversation_id).in_(ids),
+                    Feedback.user_id == extra_author if extra_author else False,
+                )
+            )
+        ),
+        "kb_candidates": run(
+            delete(KbCandidate).where(
+                col(KbCandidate.ticket_id).in_(tickets), KbCandidate.status != "approved"
+            )
+        ),
+        "llm_calls": run(delete(LlmCall).where(col(LlmCall.conversation_id).in_(ids))),
+        "inbox_events": run(delete(InboxEvent).where(col(InboxEvent.lane).in_(lanes))),
+        "outbox_items": run(
+            delete(OutboxItem).where(
+                or_(
+                    col(OutboxItem.thread_key).in_(lanes),
+                    *[col(OutboxItem.thread_key).startswith(f"ticket:{t}:") for t in tickets],
+                )
+            )
+        ),
+        "escalation_steps": run(
+            delete(EscalationStep).where(col(EscalationStep.ticket_id).in_(tickets))
+        ),
+    }
+    for conv in convs:  # the row stays for ticket and stats joins, without who or where
+        conv.member_id, conv.member_name = ERASED, ""
+        conv.key = f"erased:{conv.id}"
+        conv.channel_id = conv.thread_id = ""
+        session.add(conv)
+    return counts
+
+
+def _drop_checkpoints(checkpointer: Any, keys: list[str]) -> None:
+    """LangGraph's own delete_thread for every conversation key."""
+    for key in keys if checkpointer is not None else []:
+        checkpointer.delete_thread(key)
+
+
+def compact(engine: Engine, checkpointer: Any = None) -> None:
+    """SQLite keeps deleted bytes in free pages and the WAL: zero them and truncate the log."""
+    if engine.url.get_backend_name() == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn = getattr(checkpointer, "conn", None)
+    if conn is not None and conn.__class__.__module__ == "sqlite3":
+        with checkpointer.lock:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+_last_purge: dict[str, float] = {}
+PURGE_EVERY_S = 24 * 3600
+
+
+def daily_purge(app: Any, now: float | None = None) -> dict[str, int] | None:
+    """Run the retention purge at most once a day per database; the adapters' loops call this."""
+    import time
+
+    now = time.time() if now is None else now
+    key = str(app.engine.url)
+    if now - _last_purge.get(key, 0.0) < PURGE_EVERY_S:
+        return None
+    _last_purge[key] = now
+    days = int(app.settings.get("retention_days") or 0)
+    counts = purge_older_than(app.engine, days, getattr(app, "checkpointer", None))
+    if counts.get("conversations"):
+        log.info("retention purge (%s days): %s", days, counts)
+    return counts
