@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from admin_commands import (  # noqa: F401  (each module registers its commands)
     access,
+    alerts_cmd,
     audit_cmd,
     channels,
     help_cmd,

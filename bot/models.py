@@ -201,7 +201,8 @@ class AlertEvent(SQLModel, table=True):
     title: str = ""
     text: str = ""
     evidence: str = "{}"  # JSON: the numbers and ids behind the alert
-    posted_at: datetime | None = None  # when an adapter delivered it (None = still to post)
+    oncall: bool = False  # ping the on-call role
+    posted_to: str = ""  # comma-separated platforms that delivered it
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "routes": {},  # issue_type or team -> {"slack": channel, "discord": channel}
     "vip_users": [],  # "platform:user_id"
     "repeat_window_days": 7,
+    "business_hours": {},  # see bot/monitoring/hours.py: enabled, timezone, days, start, end
     "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
     "member_tiers": {},  # tier name -> role names/ids (segments in stats)
     "privacy": dict(DEFAULT_POLICY),  # kind -> drop | mask | keep (see bot/privacy)
