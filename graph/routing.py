@@ -72,6 +72,7 @@ def is_off_topic(state: SupportState, th: Thresholds) -> bool:
     return (
         score is not None
         and not state.get("pending_question")
+        and not state.get("follow_up")
         and score < float(th.get("domain_margin", DEFAULT_THRESHOLDS["domain_margin"]))
     )
 
@@ -86,6 +87,7 @@ def is_vague(state: SupportState, hits: list[dict[str, Any]], th: Thresholds) ->
         and hits[1]["score"] >= th["clarify"]
         and hits[0]["score"] - hits[1]["score"] < VAGUE_MAX_LEAD
         and not state.get("pending_question")
+        and not state.get("last_article")  # after an answer, short questions build on it
     )
 
 

@@ -45,11 +45,13 @@ class SupportState(TypedDict, total=False):
     clarify_turns: int
     pending_question: str
     last_hits: list[dict[str, Any]]
+    last_article: dict[str, Any]  # the article of the last answer and the question it answered
 
     # --- per-turn results
     clean_text: str
     language: str  # the member's language (ISO 639-1), for the fixed phrases
     small_talk: str  # greeting | thanks | goodbye when the message is only that
+    follow_up: bool  # read together with the last answered question (graph.nodes.retrieve)
     domain_score: float | None  # closeness to this help center vs generic chatter (None = unknown)
     content_words: int  # distinct meaningful words: 2 or fewer and a broad match means "vague"
     query: str
@@ -72,6 +74,7 @@ PER_TURN_KEYS = (
     "language",
     "small_talk",
     "domain_score",
+    "follow_up",
     "content_words",
     "query",
     "guard_flags",

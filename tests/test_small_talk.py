@@ -145,3 +145,22 @@ def test_other_languages_get_fixed_phrases_and_the_card_says_why(shared_app) -> 
         assert reply.escalation["language_name"] == "Spanish"
     stats = compute_stats(shared_app.engine, days=1)
     assert stats["languages"].get("es", 0) >= 2
+
+
+def test_follow_up_is_read_with_the_article_just_given(shared_app) -> None:
+    first = ask(shared_app, "my parcel arrived damaged, can I claim a refund?", "st-fu", "st-fu")
+    assert first.route == "answer" and "Refund" in first.citations[0].title
+    alone = ask(shared_app, "how long does that take?")  # no history: nothing to go on
+    assert alone.route != "answer"
+    follow = ask(shared_app, "how long does that take?", "st-fu", "st-fu")
+    assert follow.route == "answer", follow.reasons
+    assert follow.citations[0].article_id == first.citations[0].article_id
+
+
+def test_a_new_topic_in_the_same_thread_is_treated_as_new(shared_app) -> None:
+    first = ask(shared_app, "how do I reset my password", "st-new", "st-new")
+    assert first.route == "answer"
+    other = ask(shared_app, "how do I connect slack to lumen?", "st-new", "st-new")
+    assert other.route == "answer" and "Slack" in other.citations[0].title
+    short = ask(shared_app, "and github?", "st-new", "st-new")
+    assert short.route == "answer" and "GitHub" in short.citations[0].title

@@ -32,6 +32,9 @@ class Outcome:
     classification: dict[str, Any]
     latency_ms: float
     content_words: int | None = None
+    domain_score: float | None = None
+    small_talk: str = ""
+    language: str = ""
 
     @property
     def in_scope(self) -> bool:
@@ -40,9 +43,13 @@ class Outcome:
 
 
 def load_labelled(
-    queries: Path, oos: Path | None = None, limit: int | None = None
+    queries: Path, oos: Path | None = None, limit: int | None = None, other_every: int = 0
 ) -> list[tuple[str, frozenset[str]]]:
-    """CovidFAQ-style queries ({text, faq_ids}) plus out-of-scope lines ({text}, or CLINC's intent == oos)."""
+    """CovidFAQ-style queries ({text, faq_ids}) plus out-of-scope lines ({text}, or CLINC's intent == oos).
+
+    With `other_every` N, every Nth line of another intent also counts as off-topic (CLINC's
+    banking, travel, cooking... are all off-topic for a help center about something else).
+    """
     rows: list[tuple[str, frozenset[str]]] = []
     for line in Path(queries).read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -51,11 +58,14 @@ def load_labelled(
     rows = rows[:limit] if limit else rows
     if oos:
         extra = []
-        for line in Path(oos).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                if item.get("intent", "oos") == "oos":
-                    extra.append((item["text"], frozenset()))
+        lines = [
+            line for line in Path(oos).read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        for i, line in enumerate(lines):
+            item = json.loads(line)
+            other = bool(other_every) and i % other_every == 0
+            if item.get("intent", "oos") == "oos" or other:
+                extra.append((item["text"], frozenset()))
         rows += extra[: (limit // 10 + 1) if limit else None]
     return rows
 
@@ -111,6 +121,9 @@ def run_outcomes(
                     state.get("classification") or {},
                     reply.latency_ms,
                     state.get("content_words"),
+                    state.get("domain_score"),
+                    state.get("small_talk") or "",
+                    state.get("language") or "",
                 )
             )
             progress(i + 1, len(rows))
@@ -125,6 +138,8 @@ def replay(outcomes: list[Outcome], thresholds: Thresholds) -> list[str]:
             "hits": o.hits,
             "confidence": confidence_of(o.hits, thresholds),
             "content_words": o.content_words,
+            "domain_score": o.domain_score,
+            "small_talk": o.small_talk,
             "signals": o.signals,
             "classification": o.classification,
             "thresholds": thresholds,
@@ -149,6 +164,7 @@ def score(
         "answered_wrong": 0,
         "clarified": 0,
         "escalated": 0,
+        "declined": 0,
         "clarified_right_offered": 0,
     }
     for o, route in zip(outcomes, routes, strict=True):
@@ -158,6 +174,8 @@ def score(
         elif route == "clarify":
             counts["clarified"] += 1
             counts["clarified_right_offered"] += _right_offered(o, th)
+        elif route in ("decline", "smalltalk"):
+            counts["declined"] += 1
         else:
             counts["escalated"] += 1
     n = len(outcomes)
@@ -165,10 +183,25 @@ def score(
     result.update({f"{k}_rate": round(v / n, 4) if n else 0.0 for k, v in counts.items()})
     result["in_scope_n"] = sum(o.in_scope for o in outcomes)
     result["oos_n"] = n - result["in_scope_n"]
-    result["oos_answered"] = sum(
-        1 for o, r in zip(outcomes, routes, strict=True) if not o.in_scope and r == "answer"
+    pairs = list(zip(outcomes, routes, strict=True))
+    result["oos_answered"] = sum(1 for o, r in pairs if not o.in_scope and r == "answer")
+    result["oos_ticketed"] = sum(1 for o, r in pairs if not o.in_scope and r == "escalate")
+    in_right = sum(
+        1
+        for o, r in pairs
+        if o.in_scope and r == "answer" and (_top_id(o) if replayed else o.answered_id) in o.gold
     )
+    result["in_scope_correct_rate"] = _rate(in_right, result["in_scope_n"])
+    result["in_scope_declined_rate"] = _rate(
+        sum(1 for o, r in pairs if o.in_scope and r == "decline"), result["in_scope_n"]
+    )
+    result["oos_answered_rate"] = _rate(result["oos_answered"], result["oos_n"])
+    result["oos_ticket_rate"] = _rate(result["oos_ticketed"], result["oos_n"])
     return result
+
+
+def _rate(k: int, n: int) -> float:
+    return round(k / n, 4) if n else 0.0
 
 
 def _right_offered(o: Outcome, th: Thresholds) -> bool:
@@ -216,3 +249,96 @@ def pick_thresholds(rows: list[dict[str, Any]], target_wrong: float) -> dict[str
     return max(
         ok, key=lambda r: (r["answered_correct_rate"], -r["answered_wrong_rate"], r["clarify"])
     )
+
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    """One JSON object per non-empty line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def run_dialogues(
+    faq: Path,
+    smalltalk: list[dict[str, Any]],
+    followups: list[dict[str, Any]],
+    warmup_questions: list[str],
+    embedder: Any = None,
+) -> dict[str, Any]:
+    """Small talk (greetings, thanks after an answer, off-topic) and two-turn follow-ups.
+
+    Every small-talk line runs in its own thread; a `thanks` line comes right after a question
+    the bot answers (the first of `warmup_questions` it answers), as a member would thank it.
+    """
+    from knowledge.ingest import import_path
+
+    with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as home:
+        app = Deskhand(Config(home=home), embedder=embedder)
+        report = import_path(app.kb, Path(faq))
+        if report.errors:
+            raise ValueError("; ".join(report.errors))
+        ext = {a.id: a.external_id for a in app.kb.list()}
+        turn = iter(range(10**9))
+
+        def say(thread: str, text: str, user: str) -> Any:
+            i = next(turn)
+            msg = IncomingMessage("eval", "eval", thread, f"d{i}", text, Member(user, "eval"))
+            return app.service.handle(msg)
+
+        warmup_question = next(
+            (q for j, q in enumerate(warmup_questions) if say(f"w{j}", q, "w").route == "answer"),
+            warmup_questions[0],
+        )
+        expected = {"greeting": "smalltalk", "thanks": "smalltalk", "goodbye": "smalltalk"}
+        talk = {"n": len(smalltalk), "right": 0, "tickets": 0, "confirmed": 0, "thanks": 0}
+        misses = []
+        for i, row in enumerate(smalltalk):
+            thread, user = f"st{i}", f"st-user-{i}"
+            warm = say(thread, warmup_question, user) if row["kind"] == "thanks" else None
+            reply = say(thread, row["text"], user)
+            right = reply.route == expected.get(row["kind"], "decline")
+            if warm is not None and warm.route == "answer":
+                talk["thanks"] += 1
+                talk["confirmed"] += "confirmed_resolution" in reply.reasons
+            talk["right"] += right
+            talk["tickets"] += reply.ticket_id is not None
+            if not right:
+                misses.append({"text": row["text"], "got": reply.route, "reasons": reply.reasons})
+        follow: dict[str, Any] = {}
+        for i, row in enumerate(followups):
+            thread, user = f"fu{i}", f"fu-user-{i}"
+            say(thread, row["first"], user)
+            reply = say(thread, row["followup"], user)
+            cited = ext.get(reply.citations[0].article_id, "") if reply.citations else ""
+            bucket = follow.setdefault(row["kind"], {"n": 0, "answered_right": 0, "wrong": 0})
+            bucket["n"] += 1
+            if reply.route == "answer":
+                ok = cited in row["faq_ids"]
+                bucket["answered_right" if ok else "wrong"] += 1
+    return {
+        "smalltalk_n": talk["n"],
+        "smalltalk_right_rate": _rate(talk["right"], talk["n"]),
+        "smalltalk_ticket_rate": _rate(talk["tickets"], talk["n"]),
+        "thanks_confirmed_rate": _rate(talk["confirmed"], talk["thanks"]),
+        "smalltalk_misses": misses,
+        "followups": {
+            kind: {
+                **b,
+                "answered_right_rate": _rate(b["answered_right"], b["n"]),
+                "wrong_rate": _rate(b["wrong"], b["n"]),
+            }
+            for kind, b in follow.items()
+        },
+    }
+
+
+def bootstrap_interval(hits: list[bool], draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of a rate."""
+    if not hits:
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    arr = np.asarray(hits, float)
+    means = arr[rng.integers(0, len(arr), (draws, len(arr)))].mean(axis=1)
+    return (round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4))

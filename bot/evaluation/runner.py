@@ -44,6 +44,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                 default="test",
                 help="score on the held-out half (test) by default; thresholds are tuned on dev",
             )
+            p.add_argument(
+                "--other-every",
+                type=int,
+                default=10,
+                help="also count every Nth other-intent line of --oos as off-topic (0: oos only)",
+            )
+            p.add_argument("--smalltalk", help="small-talk JSONL {text, kind} (default: bundled)")
+            p.add_argument("--followups", help="follow-up JSONL (default: bundled CovidFAQ pairs)")
 
 
 def run_eval(args: argparse.Namespace, progress: Callable[[int, int], None]) -> dict[str, Any]:
@@ -167,12 +175,20 @@ def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) 
     from bot.evaluation.ceiling import decisions_ceiling
 
     oos = _default(args.oos, "clinc150", "val.jsonl")
-    rows = d.split_rows(
-        d.load_labelled(_default(args.queries, "covidfaq", "queries.jsonl"), oos, args.limit),
-        args.split,
-    )
-    outcomes = d.run_outcomes(_default(args.faq, "covidfaq", "faq.jsonl"), rows, progress)
+    queries = _default(args.queries, "covidfaq", "queries.jsonl")
+    rows = d.split_rows(d.load_labelled(queries, oos, args.limit, args.other_every), args.split)
+    faq = _default(args.faq, "covidfaq", "faq.jsonl")
+    outcomes = d.run_outcomes(faq, rows, progress)
     result = {**d.score(outcomes), **d.latency(outcomes), "split": args.split}
+    result["intervals_95"] = _intervals(outcomes)
+    smalltalk = d.load_jsonl(
+        Path(args.smalltalk) if args.smalltalk else d.DATA_DIR / "smalltalk.jsonl"
+    )
+    followups = d.load_jsonl(
+        Path(args.followups) if args.followups else d.DATA_DIR / "followups_covidfaq.jsonl"
+    )
+    warmup = [row["question"] for row in d.load_jsonl(faq)][:20]
+    result.update(d.run_dialogues(faq, smalltalk, followups, warmup))
     result["label_ceiling"] = decisions_ceiling(rows, max_wrong_rate=0.02)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = {
@@ -187,6 +203,25 @@ def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) 
     }
     result["report"] = str(report.write_report(out_dir, "decisions", result, images))
     return result
+
+
+def _intervals(outcomes: list) -> dict[str, list[float]]:
+    """95 % bootstrap intervals of the headline rates (items resampled with replacement)."""
+    from bot.evaluation.decisions import bootstrap_interval
+
+    inside = [o for o in outcomes if o.in_scope]
+    outside = [o for o in outcomes if not o.in_scope]
+    return {
+        "in_scope_correct_rate": list(
+            bootstrap_interval([o.route == "answer" and o.answered_id in o.gold for o in inside])
+        ),
+        "answered_wrong_rate": list(
+            bootstrap_interval(
+                [o.route == "answer" and o.answered_id not in o.gold for o in outcomes]
+            )
+        ),
+        "oos_answered_rate": list(bootstrap_interval([o.route == "answer" for o in outside])),
+    }
 
 
 def run_calibrate(args: argparse.Namespace, progress: Callable[[int, int], None]) -> dict[str, Any]:

@@ -43,6 +43,13 @@ def answer(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
         "pending_question": "",
         "clarify_turns": 0,
         "last_hits": raw_hits,
+        "last_article": {
+            "article_id": raw_hits[0]["article_id"],
+            "title": raw_hits[0]["title"],
+            "question": (state.get("last_article") or {}).get("question", question)
+            if state.get("follow_up")
+            else question,
+        },
         "transcript": [
             {"role": "bot", "text": draft.text, "route": "answer", "model": draft.model}
         ],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
+from graph.extractive import content_terms
 from graph.nodes.common import hit_to_dict
 from graph.routing import confidence_of
 from graph.state import DEFAULT_THRESHOLDS, SupportState
@@ -29,9 +31,60 @@ def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
     pending = state.get("pending_question") or ""
     # a typed reply to a clarifying question adds to it; a button press is about it as it stands
     query = f"{pending} {text}".strip() if turn.is_typed and pending else (pending or text)
-    hits = [
+    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    hits = _search(runtime, query)
+    confidence = confidence_of(hits, th)
+    last = state.get("last_article") or {}
+    if turn.is_typed and not pending and last.get("question") and looks_like_follow_up(text):
+        joined = f"{last['question']} {text}"
+        in_context = _search(runtime, joined)
+        context_conf = confidence_of(in_context, th)
+        if prefer_context(hits, confidence, in_context, context_conf, last, th):
+            return {
+                "hits": in_context,
+                "confidence": context_conf,
+                "query": joined,
+                "follow_up": True,
+            }
+    return {"hits": hits, "confidence": confidence, "query": query}
+
+
+FOLLOW_UP_MAX_WORDS = 4
+FOLLOW_UP_LEAD = 0.1
+_REFERRING = re.compile(
+    r"\b(that|this|it|its|those|these|they|them|their|there|one|ones|same|also|too|"
+    r"what about|how about|and if|instead)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_follow_up(text: str) -> bool:
+    """Short, or pointing back at something said before ("how long does that take?")."""
+    return len(content_terms(text)) <= FOLLOW_UP_MAX_WORDS or bool(_REFERRING.search(text))
+
+
+def prefer_context(
+    alone: list[dict[str, Any]],
+    alone_conf: float,
+    in_context: list[dict[str, Any]],
+    context_conf: float,
+    last: dict[str, Any],
+    th: Any,
+) -> bool:
+    """Read the message with the conversation when that finds a clearly better match.
+
+    A question that matches something confidently on its own is a new topic and stays one.
+    """
+    if not in_context or alone_conf >= th["answer"]:
+        return False
+    same_article = in_context[0]["article_id"] == last.get("article_id")
+    return context_conf > alone_conf and (
+        same_article or context_conf - alone_conf >= FOLLOW_UP_LEAD
+    )
+
+
+def _search(runtime: Runtime[GraphDeps], query: str) -> list[dict[str, Any]]:
+    return [
         hit_to_dict(h)
         for h in runtime.context.retriever.search(query, k=runtime.context.retrieve_k)
     ]
-    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
-    return {"hits": hits, "confidence": confidence_of(hits, th), "query": query}

@@ -100,6 +100,12 @@ CASES = [
         "confident_match",
     ),
     (
+        "a follow-up read with the conversation is never declined",
+        {"domain_score": -0.2, "follow_up": True, "hits": [hit(1, 0.9)], "confidence": 0.9},
+        "answer",
+        "confident_match",
+    ),
+    (
         "unknown domain score (no KB, other language): the usual rules",
         {"domain_score": None, "hits": [hit(1, 0.3)], "confidence": 0.3},
         "escalate",
@@ -236,3 +242,22 @@ def test_confidence_rewards_a_clear_lead_only() -> None:
     assert confidence_of([hit(1, 0.6), hit(2, 0.59)], th) == pytest.approx(0.61)
     assert confidence_of([hit(1, 0.6), hit(2, 0.3)], th) == pytest.approx(0.9)
     assert confidence_of([hit(1, 0.9), hit(2, 0.1)], th) == 1.0
+
+
+def test_context_is_preferred_only_when_it_clearly_helps() -> None:
+    from graph.nodes.retrieve import looks_like_follow_up, prefer_context
+
+    th = {**DEFAULT_THRESHOLDS, "answer": 0.7}
+    last = {"article_id": 1, "question": "can I get a refund?"}
+    assert looks_like_follow_up("how long does that take?")
+    assert looks_like_follow_up("and github?")
+    assert not looks_like_follow_up("how do I export all our projects to a spreadsheet file")
+    same = [hit(1, 0.8)]
+    # a confident match on its own is a new topic
+    assert not prefer_context([hit(2, 0.9)], 0.9, same, 0.95, last, th)
+    # context leads back to the article just given: take it
+    assert prefer_context([hit(2, 0.3)], 0.35, same, 0.6, last, th)
+    # context finds another article: only with a clear lead
+    other = [hit(3, 0.5)]
+    assert not prefer_context([hit(2, 0.3)], 0.45, other, 0.5, last, th)
+    assert prefer_context([hit(2, 0.3)], 0.35, other, 0.6, last, th)

@@ -345,3 +345,16 @@ def test_small_talk_and_off_topic_never_reach_the_staff_channel(harness: Harness
             if f.user_id == user and f.kind == "confirmed"
         ]
     assert kinds == ["confirmed"]
+
+
+def test_follow_up_in_the_thread_is_answered_from_the_same_article(harness: Harness) -> None:
+    h, channel, user = harness, unique("C"), unique("U")
+    root, _ = ask(h, "my parcel arrived damaged, can I claim a refund?", channel, user)
+    [first] = posts(h, channel, root)
+    assert "articles/refunds" in json.dumps(first.params["blocks"])
+    h.event(h.message_event("how long does that take?", channel, user=user, thread_ts=root))
+    h.idle()
+    thread = posts(h, channel, root)
+    assert len(thread) == 2
+    assert "articles/refunds" in json.dumps(thread[-1].params["blocks"])
+    assert [b["action_id"] for b in buttons(thread[-1])][0] == "deskhand:helpful"
