@@ -112,13 +112,22 @@ def test_eval_retrieval_and_decisions_json(
         "answered_wrong",
         "clarified",
         "escalated",
+        "declined",
         "answered_wrong_rate",
+        "in_scope_correct_rate",
+        "oos_answered_rate",
+        "smalltalk_ticket_rate",
+        "followups",
+        "intervals_95",
     ):
         assert key in data
-    assert (
-        data["n"]
-        == data["answered_correct"] + data["answered_wrong"] + data["clarified"] + data["escalated"]
+    assert data["n"] == sum(
+        data[k]
+        for k in ("answered_correct", "answered_wrong", "clarified", "escalated", "declined")
     )
+    assert data["smalltalk_n"] == 50 and data["smalltalk_ticket_rate"] == 0.0
+    low, high = data["intervals_95"]["in_scope_correct_rate"]
+    assert low <= data["in_scope_correct_rate"] <= high
     assert data["oos_answered"] == 0
     assert 0 <= data["clarified_right_offered"] <= data["clarified"]
     ceiling = data["label_ceiling"]
