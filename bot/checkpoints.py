@@ -45,3 +45,38 @@ def make_checkpointer(config: Config) -> Any:
     saver = SqliteSaver(conn)
     saver.setup()
     return saver
+
+
+KEEP_CHECKPOINTS = 2  # per thread: the latest state (and its parent) is all a turn resumes from
+
+
+def prune_thread(saver: Any, thread_id: str, keep: int = KEEP_CHECKPOINTS) -> int:
+    """Delete all but the newest `keep` checkpoints of a thread (SQLite); returns rows deleted.
+
+    Conversations resume from the latest checkpoint only, so older ones are dead weight. On
+    Postgres, the windowed transcript alone keeps growth linear.
+    """
+    conn, lock = getattr(saver, "conn", None), getattr(saver, "lock", None)
+    if not isinstance(conn, sqlite3.Connection) or lock is None:
+        return 0
+    with lock:
+        keep_ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''"
+                " ORDER BY checkpoint_id DESC LIMIT ?",
+                (thread_id, keep),
+            )
+        ]
+        if len(keep_ids) < keep:
+            return 0
+        oldest = min(keep_ids)
+        deleted = conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id < ?",
+            (thread_id, oldest),
+        ).rowcount
+        conn.execute(
+            "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < ?", (thread_id, oldest)
+        )
+        conn.commit()
+        return deleted

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.checkpoints import prune_thread
 from bot.contracts import (
     Button,
     Citation,
@@ -201,6 +202,10 @@ class SupportService:
         except Exception:
             log.exception("graph failed for %s", conv.key)
             out = _fallback_state(turn.text if turn.is_typed else self._last_question(conv))
+        try:
+            prune_thread(self.graph.checkpointer, conv.key)
+        except Exception:  # storage upkeep never costs the member their answer
+            log.exception("could not prune old checkpoints of %s", conv.key)
         latency_ms = (time.perf_counter() - started) * 1000
         return self._persist(
             conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow")), labels

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, TypedDict
 
 
@@ -27,6 +26,21 @@ DEFAULT_THRESHOLDS: Thresholds = {
 }
 
 
+TRANSCRIPT_WINDOW = 40  # turns kept in graph state; SQL keeps the whole conversation
+
+
+def recent_turns(
+    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Append this turn's entries but keep only the last TRANSCRIPT_WINDOW.
+
+    Every checkpoint stores the whole state, so an unbounded transcript made a thread's
+    checkpoints grow quadratically; a window keeps each one small and their sum linear.
+    """
+    merged = [*(left or []), *(right or [])]
+    return merged[-TRANSCRIPT_WINDOW:]
+
+
 class SupportState(TypedDict, total=False):
     """Inputs for this turn, what the nodes worked out, and the conversation so far."""
 
@@ -41,7 +55,7 @@ class SupportState(TypedDict, total=False):
     persona: dict[str, Any]
 
     # --- conversation memory (checkpointed)
-    transcript: Annotated[list[dict[str, Any]], operator.add]  # {role, kind, text, …}
+    transcript: Annotated[list[dict[str, Any]], recent_turns]  # {role, kind, text, …}, windowed
     clarify_turns: int
     pending_question: str
     last_hits: list[dict[str, Any]]

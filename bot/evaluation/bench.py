@@ -145,6 +145,9 @@ def run_bench(
         }
         result.update(_latency(app, questions, progress))
         result["import_chunks_per_s"] = round(result["chunks"] / sample_import_s, 1)
+        from bot.evaluation.storage import checkpoint_growth
+
+        result["checkpoint_growth"] = checkpoint_growth(app, sample_questions(), messages=120)
         if synthetic:
             big = Deskhand(Config(home=str(Path(home) / "synthetic")), embedder=app.embedder)
             big.scope.import_file(SAMPLE_DIR / "scope.yaml", actor="bench")
