@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,16 @@ class LanceIndex:
         self._create_fts()
         return self._table
 
+    def discard(self) -> None:
+        """Forget a damaged table entirely (files included) so it can be created afresh."""
+        with self._lock:
+            self._table = None
+            self._snap = None
+            try:
+                self._db.drop_table(TABLE)
+            except Exception:  # a table too damaged to drop is removed from disk
+                shutil.rmtree(self.path / f"{TABLE}.lance", ignore_errors=True)
+
     def _create_fts(self) -> None:
         """(Re)build the inverted index; stop words stay because short questions need them."""
         self._table.create_index(
@@ -216,7 +227,12 @@ class LanceIndex:
         written = 0
         with self._lock:
             self._table = None
-            table = self._create()
+            try:
+                table = self._create()
+            except Exception as exc:  # a damaged table cannot even be overwritten
+                log.warning("replacing the damaged index table: %s", str(exc).splitlines()[0])
+                self.discard()
+                table = self._create()
             if progress:
                 progress(0, total)
             for start in range(0, total, batch):

@@ -227,11 +227,23 @@ class KnowledgeBase:
 
     def repair(self) -> dict[str, int]:
         """Fix drift between SQL and the index (missing, stale, partial, orphaned); return counts."""
-        if not self.index.compatible():
+        try:
+            compatible = self.index.compatible()
+            indexed = self.index.article_state() if compatible else {}
+        except Exception as exc:  # a truncated or corrupt data file: SQL is the truth
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            log.error(
+                "knowledge index at %s is damaged (%s); rebuilding it from SQL",
+                self.index.path,
+                reason,
+            )
+            self.index.discard()
+            chunks = self.reindex()
+            return {"missing": 0, "stale": 0, "orphans": 0, "rebuilt": 1, "chunks": chunks}
+        if not compatible:
             chunks = self.reindex()
             return {"missing": 0, "stale": 0, "orphans": 0, "rebuilt": 1, "chunks": chunks}
         articles = {a.id: a for a in self.list() if a.id is not None}
-        indexed = self.index.article_state()
         missing = [a for aid, a in articles.items() if aid not in indexed]
         stale = []
         for aid, (version, n_chunks) in indexed.items():
