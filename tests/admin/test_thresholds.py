@@ -134,3 +134,18 @@ def test_replay_decisions_respects_channel_overrides() -> None:
         "fixed": 0,
         "changed": 1,
     }
+
+
+def test_threshold_show_says_what_self_calibration_picked(app) -> None:
+    shown = run_command(app, STAFF, "threshold show")
+    assert shown.ok
+    cal = app.settings.get("calibration")
+    assert f"answer ≥ {cal['answer']:.2f}" in shown.text
+    assert "Self-calibrated on 20 articles" in shown.text and "Expected:" in shown.text
+    # an admin's value wins over the calibrated one; reset goes back to the calibrated one
+    assert run_command(app, ADMIN, "threshold set clarify 0.4").ok
+    assert app.settings.thresholds()["answer"] == cal["answer"]
+    assert run_command(app, ADMIN, "threshold set answer 0.8").ok
+    assert app.settings.thresholds()["answer"] == 0.8
+    assert run_command(app, ADMIN, "threshold reset").ok
+    assert app.settings.thresholds()["answer"] == cal["answer"]
