@@ -15,6 +15,7 @@ from bot.desk import DeskError
 from bot.inbox import Inbox, InboxWorker, reply_from_dict, reply_to_dict
 from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Conversation, InboxEvent, Message
+from bot.replay import recorded_reply
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
     ASSIST_ACTIONS,
@@ -199,14 +200,22 @@ class SlackAdapter(SlackDelivery):
         self, item: Any, channel: str, ts: str, root: str, user: str, mentioned: bool
     ) -> None:
         """A message recorded by an attempt that died before delivering: deliver its reply once."""
-        if item is None or not item.result:
+        key = f"{PLATFORM}:{channel}:{root}"
+        if item is None or item.attempts <= 1:
             log.info("slack message %s/%s already handled; not answering again", channel, ts)
+            return
+        if item.result:
+            reply = reply_from_dict(json.loads(item.result))
+        else:  # died between recording the answer and keeping a copy: rebuild it from the record
+            reply = recorded_reply(self.app.engine, key, ts)
+        if reply is None:
+            log.warning("no recorded reply for %s/%s; nothing to resume", channel, ts)
             return
         msg = IncomingMessage(
             PLATFORM, channel, root, ts, "", Member(user, self.user_name(user)), mentioned=mentioned
         )
         log.info("resuming delivery of the reply to %s/%s", channel, ts)
-        self.deliver(reply_from_dict(json.loads(item.result)), msg)
+        self.deliver(reply, msg)
 
     def _answer(
         self,

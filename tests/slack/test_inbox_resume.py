@@ -34,3 +34,35 @@ def test_acked_events_are_answered_by_the_next_start_in_thread_order(harness: Ha
         assert fresh.dispatch(body, headers=retry).status == 200
     fresh.idle()
     assert len(posts(h, HELP_CHANNEL, root)) == 2 and len(posts(h, HELP_CHANNEL, threads[1])) == 1
+
+
+def test_an_answer_recorded_but_never_sent_is_delivered_on_resume(harness: Harness) -> None:
+    """The attempt died between the service's commit and keeping the reply: rebuild, send once."""
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from bot.contracts import IncomingMessage, Member
+    from bot.models import InboxEvent
+
+    h, user, ts = harness, unique("U"), new_ts()
+    event = h.message_event(PASSWORD_Q, HELP_CHANNEL, user=user, ts=ts)
+    recorded = h.deskhand.service.handle(
+        IncomingMessage("slack", HELP_CHANNEL, ts, ts, PASSWORD_Q, Member(user, "Ann"))
+    )
+    assert recorded.route == "answer" and not posts(h, HELP_CHANNEL, ts)
+    h.adapter.worker.stop(0)  # nothing drains while the crashed state is set up
+    assert h.adapter.inbox.put("slack", f"msg:{HELP_CHANNEL}:{ts}", "message",
+                               {"event": event, "mention": False}, f"{HELP_CHANNEL}:{ts}")  # fmt: skip
+    with Session(h.deskhand.engine) as session:  # claimed once by the process that died
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.event_key == f"msg:{HELP_CHANNEL}:{ts}")
+            .values(attempts=1)
+        )
+        session.commit()
+    fresh = Harness(h.deskhand, build_slack_app(h.deskhand, h.adapter.client), h.fake)
+    fresh.adapter.worker.start()
+    fresh.idle()
+    fresh.adapter.stop(5)
+    [sent] = posts(h, HELP_CHANNEL, ts)
+    assert sent.params["text"].startswith(recorded.text[:40]) and sent.params["blocks"]
