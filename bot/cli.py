@@ -267,7 +267,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bot.evaluation.bench import run_bench
 
     with progress_bar("benchmark", enabled=not args.json) as progress:
-        result = run_bench(messages=args.messages, synthetic=args.synthetic, progress=progress)
+        if getattr(args, "soak", False):
+            from bot.evaluation.storage import run_soak
+
+            result = run_soak(messages=args.soak_messages, progress=progress)
+        else:
+            result = run_bench(messages=args.messages, synthetic=args.synthetic, progress=progress)
     if args.json:
         _print_json(result)
     else:
@@ -359,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--messages", type=int, default=300)
     p.add_argument("--synthetic", type=int, default=0, help="also run on an N-article synthetic KB")
+    p.add_argument("--soak", action="store_true", help="5,000 messages over 500 threads instead")
+    p.add_argument("--soak-messages", type=int, default=5000)
     p.set_defaults(func=cmd_bench)
 
     from bot.monitoring.cli import register as register_monitoring
