@@ -44,6 +44,15 @@ class SettingsStore:
             row = session.get(Setting, key)
         return _decode(key, row.value if row is not None else None)
 
+    def record(self, key: str, value: Any) -> None:
+        """Store a value the bot worked out itself (not an admin change, so not audited)."""
+        with Session(self.engine) as session:
+            row = session.get(Setting, key) or Setting(key=key, value="null")
+            row.value = json.dumps(value)
+            row.updated_at = utcnow()
+            session.add(row)
+            session.commit()
+
     def stored(self, key: str) -> Any:
         """The stored value, or None when nothing was ever stored (unlike get, no default)."""
         with Session(self.engine) as session:

@@ -75,7 +75,7 @@ def self_calibrate(app: Any, target_wrong: float = TARGET_WRONG, actor: str = "i
             model, sources, lambda text: app.kb.search(text, k=5), confidence, target_wrong
         )
         result = {**cal.as_dict(), "articles": count, "at": utcnow().isoformat()}
-    app.settings.set("calibration", result, actor=actor)
+    app.settings.record("calibration", {**result, "by": actor})
     return result
 
 
