@@ -34,16 +34,42 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
 
 
 def _app() -> Any:
+    """The whole application (models, index, graph): for commands that answer or change things."""
     from bot.app import get_app
 
-    try:
-        with err.status("Loading the knowledge base and models…"):
-            return get_app()
-    except Exception as exc:
-        if type(exc).__name__ != "LlmSetupError":
-            raise
-        err.print(f"[red]{exc}[/]")
-        raise SystemExit(2) from exc
+    config = _config()
+    if config.llm:  # a missing key or provider package: one line, before anything is written
+        from bot.llm.setup import build_chat_model
+
+        build_chat_model(config)
+    with err.status("Loading the knowledge base and models…"):
+        return get_app(config)
+
+
+def _config() -> Any:
+    """Settings only (validated): a mistake becomes a one-line ConfigError before anything loads."""
+    from bot.config import load_config
+
+    return load_config()
+
+
+def _database(config: Any) -> Any:
+    """The existing database alone: listings need neither models nor the index, and write nothing."""
+    from bot.db import make_engine
+
+    config.require_data()
+    return make_engine(config.db_url)
+
+
+def _searchable_kb(config: Any) -> Any:
+    """Articles plus the index and embedder, without the graph, classifier or start-up repair."""
+    from knowledge.embeddings import get_embedder
+    from knowledge.index import LanceIndex
+    from knowledge.store import KnowledgeBase
+
+    engine = _database(config)
+    embedder = get_embedder(config.embedder)
+    return KnowledgeBase(engine, LanceIndex(config.lance_path, embedder), embedder)
 
 
 def _print_json(data: Any) -> None:
@@ -128,6 +154,8 @@ def cmd_kb(args: argparse.Namespace) -> int:
     """Knowledge base: import, list, search, reindex."""
     from knowledge.errors import KnowledgeError
 
+    if args.kb_cmd in ("list", "search"):
+        return _kb_read(args)
     app = _app()
     try:
         if args.kb_cmd == "import":
@@ -158,22 +186,6 @@ def cmd_kb(args: argparse.Namespace) -> int:
             _print_calibration(app, done)
             _print_undo(done.audit_id)
             return 1 if report.errors else 0
-        if args.kb_cmd == "list":
-            rows = [
-                {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}
-                for a in app.kb.list(topic=args.topic)
-            ]
-            if args.json:
-                _print_json(rows)
-            else:
-                for row in rows:
-                    print(f"#{row['id']:<4} v{row['version']:<3} [{row['topic']}] {row['title']}")
-                err.print(f"{len(rows)} articles")
-            return 0
-        if args.kb_cmd == "search":
-            for hit in app.kb.search(args.text, k=args.k):
-                print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
-            return 0
         if args.kb_cmd == "hygiene":
             from knowledge.hygiene import find_contradictions, find_near_duplicates, find_stale
 
@@ -201,10 +213,53 @@ def cmd_kb(args: argparse.Namespace) -> int:
     return 2
 
 
+def _kb_read(args: argparse.Namespace) -> int:
+    """`kb list` and `kb search`: the index-free (list) or graph-free (search) fast paths."""
+    from typing import cast
+
+    from knowledge.store import KnowledgeBase
+
+    config = _config()
+    if args.kb_cmd == "search":
+        for hit in _searchable_kb(config).search(args.text, k=args.k):
+            print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
+        return 0
+    kb = KnowledgeBase(_database(config), cast(Any, None), cast(Any, None))
+    rows = [
+        {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}
+        for a in kb.list(topic=args.topic)
+    ]
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"#{row['id']:<4} v{row['version']:<3} [{row['topic']}] {row['title']}")
+        err.print(f"{len(rows)} articles in {config.data_location}", markup=False)
+    return 0
+
+
+def _scope_list(args: argparse.Namespace) -> int:
+    """`scope list` straight from the database: no models, no index."""
+    from bot.scope import ScopeStore, describe
+
+    rows = [describe(r) for r in ScopeStore(_database(_config())).all()]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for row in rows:
+        flag = "in " if row["in_scope"] else "OUT"
+        print(
+            f"{flag} {row['name']:<22} team={row['team'] or '-':<14} {len(row['examples'])} examples"
+        )
+    return 0
+
+
 def cmd_scope(args: argparse.Namespace) -> int:
     """Scope: import a scope file (retrains the classifier), list it."""
-    from bot.scope import ScopeError, describe
+    from bot.scope import ScopeError
 
+    if args.scope_cmd == "list":
+        return _scope_list(args)
     app = _app()
     try:
         if args.scope_cmd == "import":
@@ -215,15 +270,6 @@ def cmd_scope(args: argparse.Namespace) -> int:
                 f"Scope loaded: {result.in_scope} in scope, {result.out_of_scope} out of scope "
                 f"(classifier {fingerprint})."
             )
-        elif args.scope_cmd == "list":
-            rows = [describe(r) for r in app.scope.all()]
-            if args.json:
-                _print_json(rows)
-            for row in rows if not args.json else []:
-                flag = "in " if row["in_scope"] else "OUT"
-                print(
-                    f"{flag} {row['name']:<22} team={row['team'] or '-':<14} {len(row['examples'])} examples"
-                )
         elif args.scope_cmd == "retrain":
             err.print(f"Classifier {app.retrain()} trained.")
     except ScopeError as exc:
@@ -287,6 +333,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.platform == "slack":  # settings and token first: nothing loads or is written before
+        from bot.slack.preflight import check_slack
+
+        check_slack(_config(), http=args.http)
     app = _app()
     if args.platform == "slack":
         from bot.slack import main_run
@@ -390,9 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `deskhand` console script."""
+    from knowledge.errors import SetupError
+
     logging.basicConfig(level=logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SetupError as exc:  # a setup or usage mistake: one line that says what to do
+        sys.stderr.write(f"deskhand: {' '.join(str(exc).split())}\n")
+        return 2
 
 
 if __name__ == "__main__":

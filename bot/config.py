@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from knowledge.errors import SetupError
 
 ENV_KEYS = {
     "home": "DESKHAND_HOME",
@@ -30,6 +33,14 @@ ENV_KEYS = {
     "discord_admin_roles": "DISCORD_ADMIN_ROLES",
     "discord_staff_roles": "DISCORD_STAFF_ROLES",
 }
+
+
+EMBEDDERS = ("minilm", "all-MiniLM-L6-v2", "minilm-torch", "hashing")
+LLM_FORM = "provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or ollama:llama3.1"
+
+
+class ConfigError(SetupError):
+    """A setting that cannot work; the message names the variable and what to set instead."""
 
 
 @dataclass
@@ -67,6 +78,25 @@ class Config:
         return path
 
     @property
+    def data_location(self) -> str:
+        """Where the data is, said absolutely: a relative DESKHAND_HOME depends on the folder."""
+        if self.database_url:
+            return re.sub(r"//[^@/]*@", "//…@", self.database_url)  # never print a password
+        return str(Path(self.home).expanduser().resolve())
+
+    def require_data(self) -> None:
+        """Read-only commands on a data folder that does not exist: say where we looked, create nothing."""
+        if self.database_url or (Path(self.home).expanduser() / "deskhand.sqlite").is_file():
+            return
+        relative = (
+            "" if Path(self.home).expanduser().is_absolute() else f" (relative to {Path.cwd()})"
+        )
+        raise ConfigError(
+            f"no Deskhand data in {self.data_location}{relative}: run from the folder you set it "
+            "up in, set DESKHAND_HOME to its absolute path, or create it with `deskhand kb import PATH`"
+        )
+
+    @property
     def db_url(self) -> str:
         """SQLAlchemy URL: DESKHAND_DATABASE_URL or SQLite under the data dir."""
         return self.database_url or f"sqlite:///{self.home_path / 'deskhand.sqlite'}"
@@ -101,5 +131,35 @@ def load_config(env: dict[str, str] | None = None, toml_path: str | Path | None 
         if env.get(key):
             values[attr] = env[key]
     if "llm_timeout_s" in values:
-        values["llm_timeout_s"] = float(values["llm_timeout_s"])
-    return Config(**values)
+        values["llm_timeout_s"] = _seconds(values["llm_timeout_s"])
+    config = Config(**values)
+    check_config(config)
+    return config
+
+
+def _seconds(raw: object) -> float:
+    """DESKHAND_LLM_TIMEOUT as a positive number of seconds, or a ConfigError saying so."""
+    try:
+        seconds = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"DESKHAND_LLM_TIMEOUT={raw!r} is not a number of seconds: set e.g. DESKHAND_LLM_TIMEOUT=20"
+        )
+    return seconds
+
+
+def check_config(config: Config) -> None:
+    """Refuse settings that would only fail later, deep inside a model or a connection."""
+    if config.embedder not in EMBEDDERS:
+        raise ConfigError(
+            f"DESKHAND_EMBEDDER={config.embedder!r} is unknown: use minilm (default), "
+            "minilm-torch or hashing"
+        )
+    llm = config.llm.strip()
+    if llm and not config.llm_base_url and not re.fullmatch(r"[A-Za-z0-9_.-]+:\S+", llm):
+        raise ConfigError(
+            f"DESKHAND_LLM={llm!r} is not {LLM_FORM} "
+            "(or set DESKHAND_LLM_BASE_URL for an OpenAI-compatible server)"
+        )

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.errors import SetupError
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ TORCH_MISSING = (
 )
 
 
-class TorchMissingError(RuntimeError):
+class TorchMissingError(SetupError):
     """PyTorch was asked for but is an optional extra that is not installed."""
 
 

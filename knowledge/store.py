@@ -6,7 +6,7 @@ import builtins
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -15,9 +15,11 @@ from bot.db import session_scope
 from graph.interfaces import Embedder, Hit
 from knowledge.chunking import chunk_article
 from knowledge.errors import KnowledgeError
-from knowledge.index import LanceIndex
 from knowledge.models import Article, ArticleVersion, KbCandidate, utcnow
 from knowledge.search import HybridRetriever
+
+if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
+    from knowledge.index import LanceIndex
 
 log = logging.getLogger(__name__)
 

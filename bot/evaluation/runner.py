@@ -7,14 +7,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.evaluation import report
+from knowledge.errors import SetupError
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
+class DatasetMissingError(SetupError):
+    """An evaluation dataset is not where it was looked for; says where datasets come from."""
+
+
 def _default(path: str | None, *parts: str) -> Path:
-    """An explicit path, or the shared dataset file."""
-    return Path(path) if path else DATASETS.joinpath(*parts)
+    """An explicit path, or the shared dataset file; either must exist (one-line error otherwise)."""
+    chosen = Path(path) if path else DATASETS.joinpath(*parts)
+    if not chosen.is_file():
+        where = "" if path else " (the default, from ../shared/datasets beside the repo)"
+        raise DatasetMissingError(
+            f"dataset {chosen}{where} not found: fetch CLINC150 / CovidFAQ as the README's "
+            "'Datasets' section says, or pass your own file (--train/--test, --faq/--queries, --oos)"
+        )
+    return chosen
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +79,7 @@ def run_eval(args: argparse.Namespace, progress: Callable[[int, int], None]) -> 
 
 def eval_intents(args: argparse.Namespace, progress: Callable, out_dir: Path) -> dict[str, Any]:
     """CLINC150-style intent classification with out-of-scope detection."""
+    from bot.evaluation import report  # matplotlib: only when a report is written
     from bot.evaluation.intents import evaluate_intents
 
     result = evaluate_intents(
@@ -112,6 +124,7 @@ def eval_learning_curve(
     args: argparse.Namespace, progress: Callable, out_dir: Path
 ) -> dict[str, Any]:
     """Accuracy with 5, 10, 20, 50 example phrasings per issue type."""
+    from bot.evaluation import report  # matplotlib: only when a report is written
     from bot.evaluation.intents import learning_curve
 
     rows = learning_curve(
@@ -141,6 +154,7 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 
     from bot.app import Deskhand
     from bot.config import Config
+    from bot.evaluation import report  # matplotlib: only when a report is written
     from bot.evaluation.ceiling import retrieval_ceiling
     from knowledge.evaluation import evaluate_faq, load_queries
 
@@ -172,6 +186,7 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) -> dict[str, Any]:
     """The whole graph: answered right / wrong, clarified, escalated, on held-out questions."""
     from bot.evaluation import decisions as d
+    from bot.evaluation import report  # matplotlib: only when a report is written
     from bot.evaluation.ceiling import decisions_ceiling
 
     oos = _default(args.oos, "clinc150", "val.jsonl")

@@ -12,6 +12,7 @@ from bot.llm.clarifier import LlmClarifier
 from bot.llm.handoff import HandoffNotes, LlmHandoffAnalyst, LlmSummariser
 from bot.llm.recorder import LlmRecorder
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
+from knowledge.errors import SetupError
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 1
@@ -19,7 +20,7 @@ MAX_RETRIES = 1
 COMPATIBLE_PREFIXES = {"openai", "vllm", "llamacpp", "llama.cpp", "local", "compatible", "ollama"}
 
 
-class LlmSetupError(RuntimeError):
+class LlmSetupError(SetupError):
     """DESKHAND_LLM is set but no model can be built from it; say what to install or set."""
 
 
@@ -76,6 +77,12 @@ def build_chat_model(config: Config) -> Any:
         ) from exc
     except ValueError as exc:
         raise LlmSetupError(f"DESKHAND_LLM={config.llm!r}: {exc}") from exc
+    except Exception as exc:  # e.g. openai.OpenAIError: no API key anywhere
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LlmSetupError(
+            f"DESKHAND_LLM={config.llm!r} cannot start ({first}): "
+            "set DESKHAND_LLM_API_KEY, or DESKHAND_LLM_BASE_URL for a local server"
+        ) from exc
 
 
 def enable_llm(app: Any, model: Any = None, name: str | None = None) -> LlmRuntime:
