@@ -78,6 +78,7 @@ STOP = set(
     ]
 )
 UNANSWERED_REASONS = {
+    "off_topic",  # declined as far from the KB: many alike means the KB lacks a topic
     "no_knowledge_match",
     "low_confidence",
     "clarify_limit_reached",

@@ -305,6 +305,11 @@ def _apply_decisions(convs: dict[int, ConvFacts], rows: list[Any], has_language:
             except ValueError:
                 fact.reasons = []
             fact.escalation_reason = fact.reasons[0] if fact.reasons else "unspecified"
+        elif route == "decline" and not fact.escalated and not fact.reasons:
+            try:  # declined as off-topic: no ticket, but the reason feeds knowledge-gap alerts
+                fact.reasons = list(json.loads(reasons or "[]"))
+            except ValueError:
+                fact.reasons = []
         last_route[cid] = route
     for cid, fact in convs.items():
         if last_route.get(cid) == "answer" and not fact.escalated:

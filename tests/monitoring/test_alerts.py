@@ -165,7 +165,7 @@ def test_unanswered_cluster_from_real_questions(app) -> None:
             "the quantum flux capacitor needs configuring",
         ]
     ):
-        assert ask(app, text, user=f"UQ{n}").route == "escalate"
+        assert ask(app, text, user=f"UQ{n}").route in ("escalate", "decline")
     fired = [a for a in run_checks(app) if a.kind == "unanswered_cluster"]
     assert fired and len(fired[0].evidence["conversation_ids"]) == 4
     assert "capacitor" in fired[0].subject

@@ -89,7 +89,7 @@ def test_segments_cover_every_conversation_and_version_is_recorded(app) -> None:
     reasons = compute_report(app.engine, since, until, by="reason")["segments"]
     assert reasons["none"]["scorecard"]["conversations"] == 4
     assert set(reasons) - {"none"}  # the two escalations carry their first reason
-    assert set(compute_report(app.engine, since, until, by="language")["segments"]) == {"unknown"}
+    assert set(compute_report(app.engine, since, until, by="language")["segments"]) == {"en"}
     versions = compute_report(app.engine, since, until, by="version")["segments"]
     assert len(versions) == 1 and "unknown" not in versions
 
