@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from admin_commands import (  # noqa: F401  (each module registers its commands)
+    abuse_cmd,
     access,
     alerts_cmd,
     audit_cmd,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from admin_commands.contracts import CommandResult, ModalField, ModalSpec
@@ -9,6 +10,7 @@ from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, 
 from admin_commands.registry import Context, command, form_for
 from bot.audit import audited_import
 from bot.self_calibration import describe
+from knowledge.lint import lint_article
 
 FIELD_FLAGS = {"title", "body", "url", "topic", "tags"}
 MAX_ROWS = 40
@@ -301,19 +303,28 @@ def kb_revert(ctx: Context, args: list[str]) -> CommandResult:
 
 @command(
     "kb import",
-    "kb import URL",
-    "Fetch a page and add (or update) it as an article.",
+    "kb import URL [--force]",
+    "Fetch a page and add (or update) it as an article (--force: despite safety findings).",
     examples=("kb import https://help.example.com/billing/refunds",),
 )
 def kb_import(ctx: Context, args: list[str]) -> CommandResult:
     """Import one URL; network failures come back as a clear error."""
     from knowledge.ingest import import_url
 
+    force = "--force" in args
+    args = [a for a in args if a != "--force"]
     if len(args) != 1:
         raise UsageError("Give exactly one URL.")
     url = args[0].strip("<>").split("|", 1)[0]  # Slack wraps links as <https://x|x>
     kb = ctx.app.kb
-    done = audited_import(kb, ctx.actor, url, lambda: import_url(kb, url), ctx.caller.platform)
+    domains = list(ctx.app.settings.get("allowed_domains") or [])
+    done = audited_import(
+        kb,
+        ctx.actor,
+        url,
+        lambda: import_url(kb, url, allowed_domains=domains, force=force),
+        ctx.caller.platform,
+    )
     if done.audit_id is None:
         return ctx.ok("Nothing to import", f"{url} is already in the knowledge base, unchanged.")
     names = ", ".join(f"#{i} {clip(title, 40)}" for i, title in done.titles.items())
@@ -360,14 +371,16 @@ def kb_candidates(ctx: Context, args: list[str]) -> CommandResult:
 
 @command(
     "kb approve",
-    "kb approve ID [--as-is] [--title T] [--body B] [--topic T]",
+    "kb approve ID [--as-is] [--force] [--title T] [--body B] [--topic T]",
     "Turn a candidate into an article (opens an editable form unless --as-is or edits given).",
     role="staff",
     examples=("kb approve 4", "kb approve 4 --as-is"),
 )
 def kb_approve(ctx: Context, args: list[str]) -> CommandResult:
     """Approve as-is / with inline edits, or return an editable form."""
-    positional, flags = parse_flags(args, valued={"title", "body", "topic"}, switches={"as-is"})
+    positional, flags = parse_flags(
+        args, valued={"title", "body", "topic"}, switches={"as-is", "force"}
+    )
     candidate_id = _id(positional, "candidate ID")
     cand = _candidate(ctx, candidate_id)
     if not flags:
@@ -386,7 +399,8 @@ def kb_approve(ctx: Context, args: list[str]) -> CommandResult:
             ),
         )
     flags.pop("as-is", None)
-    return _approve(ctx, candidate_id, {k: str(v) for k, v in flags.items()})
+    force = bool(flags.pop("force", False))
+    return _approve(ctx, candidate_id, {k: str(v) for k, v in flags.items()}, force)
 
 
 @form_for("kb approve")
@@ -404,8 +418,23 @@ def _candidate(ctx: Context, candidate_id: int) -> Any:
     raise CommandError(f"There is no candidate #{candidate_id} (see `/deskhand kb candidates`).")
 
 
-def _approve(ctx: Context, candidate_id: int, values: dict[str, str]) -> CommandResult:
+def _approve(
+    ctx: Context, candidate_id: int, values: dict[str, str], force: bool = False
+) -> CommandResult:
     edits = {k: v for k, v in values.items() if k in {"title", "body", "topic"} and v and v.strip()}
+    cand = _candidate(ctx, candidate_id)
+    findings = lint_article(
+        edits.get("title", cand.question),
+        edits.get("body", cand.answer),
+        allowed=ctx.app.settings.get("allowed_domains") or [],
+    )
+    if findings and not (force and ctx.role == "admin"):
+        raise CommandError(
+            f"Candidate #{candidate_id} was not published; the safety lint found:\n"
+            + "\n".join(f"- {f}" for f in findings)
+            + "\nEdit it, or an admin can publish it anyway with "
+            f"`/deskhand kb approve {candidate_id} --as-is --force`."
+        )
     art = ctx.app.kb.approve_candidate(candidate_id, ctx.actor, **edits)
     audit_id = ctx.audit(
         "kb approve",
@@ -442,4 +471,29 @@ def kb_reject(ctx: Context, args: list[str]) -> CommandResult:
     return ctx.ok(
         "Candidate rejected",
         f"Candidate #{candidate_id} rejected. Undo: `/deskhand audit undo {audit_id}`.",
+    )
+
+
+@command(
+    "kb domains",
+    "kb domains [DOMAIN ...]",
+    "Show or set the domains articles may link to or give addresses at (others are flagged).",
+    examples=("kb domains", "kb domains lumen.example status.lumen.example"),
+)
+def kb_domains(ctx: Context, args: list[str]) -> CommandResult:
+    """Show, or replace, the allowed_domains setting (audited)."""
+    current = list(ctx.app.settings.get("allowed_domains") or [])
+    if not args:
+        shown = ", ".join(current) or "none set (link and address checks are off)"
+        return ctx.ok("Allowed domains", shown)
+    domains = [a.lower().strip("<>").removeprefix("https://").removeprefix("http://").strip("/")
+               for a in args]  # fmt: skip
+    bad = [d for d in domains if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", d)]
+    if bad:
+        raise UsageError(f"Not a domain: {', '.join(bad)}. Give names like `help.example.com`.")
+    _, audit_id = ctx.set_setting("allowed_domains", domains)
+    return ctx.ok(
+        "Allowed domains updated",
+        f"{', '.join(current) or 'none'} → {', '.join(domains)}. "
+        f"Undo: `/deskhand audit undo {audit_id}`.",
     )

@@ -165,9 +165,15 @@ def cmd_kb(args: argparse.Namespace) -> int:
             from knowledge.ingest import import_path, import_url
 
             actor = f"cli:{getpass.getuser()}"
+            domains = list(app.settings.get("allowed_domains") or [])
             if args.path.startswith(("http://", "https://")):
                 done = audited_import(
-                    app.kb, actor, args.path, lambda: import_url(app.kb, args.path)
+                    app.kb,
+                    actor,
+                    args.path,
+                    lambda: import_url(
+                        app.kb, args.path, allowed_domains=domains, force=args.force
+                    ),
                 )
                 err.print(
                     f"Imported {args.path}: {len(done.added)} added, {len(done.updated)} updated."
@@ -177,19 +183,33 @@ def cmd_kb(args: argparse.Namespace) -> int:
                 return 0
             with progress_bar(f"Importing {args.path}") as progress:
                 done = audited_import(
-                    app.kb, actor, args.path, lambda: import_path(app.kb, Path(args.path), progress)
+                    app.kb,
+                    actor,
+                    args.path,
+                    lambda: import_path(
+                        app.kb, Path(args.path), progress, domains, force=args.force
+                    ),
                 )
             report = done.result
             err.print(report.summary())
             for error in report.errors:
                 err.print(f"[red]{error}[/]")
+            for finding in report.flagged:
+                err.print(f"[yellow]held: {finding}[/]")
             _print_calibration(app, done)
             _print_undo(done.audit_id)
-            return 1 if report.errors else 0
+            return 1 if report.errors or report.flagged else 0
         if args.kb_cmd == "hygiene":
-            from knowledge.hygiene import find_contradictions, find_near_duplicates, find_stale
+            from knowledge.hygiene import (
+                find_contradictions,
+                find_near_duplicates,
+                find_stale,
+                find_unsafe,
+            )
 
+            domains = list(app.settings.get("allowed_domains") or [])
             report = {
+                "unsafe": [vars(x) for x in find_unsafe(app.kb, domains)],
                 "near_duplicates": [vars(x) for x in find_near_duplicates(app.kb)],
                 "contradictions": [vars(x) for x in find_contradictions(app.kb)],
                 "stale": [vars(x) for x in find_stale(app.kb, days=args.days)],
@@ -371,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     kb = p.add_subparsers(dest="kb_cmd", required=True)
     q = kb.add_parser("import", help="import Markdown/HTML files, a folder, FAQ JSONL or a URL")
     q.add_argument("path")
+    q.add_argument("--force", action="store_true", help="import articles the safety lint flags")
     q = kb.add_parser("list")
     q.add_argument("--topic")
     q.add_argument("--json", action="store_true")

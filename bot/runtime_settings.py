@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
     "member_tiers": {},  # tier name -> role names/ids (segments in stats)
     "privacy": dict(DEFAULT_POLICY),  # kind -> drop | mask | keep (see bot/privacy)
+    "rate_limits": {},  # member_per_minute (6), channel_per_minute (0 = off), cooldown_s (60)
+    "blocked_members": {},  # "platform:user_id" -> ISO end time, or "" for indefinitely
+    "allowed_domains": [],  # links/addresses in articles outside these are flagged (empty: off)
     "retention_days": 0,  # conversations untouched this long are erased daily; 0 keeps them
 }
 

@@ -15,6 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.abuse import AbuseGate
+from bot.abuse.gate import LIVE_PLATFORMS, limits_of
+from bot.abuse.hold import hold, join_open_ticket, open_ticket_of_member
 from bot.checkpoints import prune_thread
 from bot.contracts import (
     Button,
@@ -67,6 +70,7 @@ class SupportService:
         self.deps_factory = deps_factory
         self.settings = settings
         self.desk = desk
+        self.gate = AbuseGate()
         # set by the app: (settings, channel_id) -> short config hash recorded on each decision
         self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
 
@@ -74,7 +78,13 @@ class SupportService:
     def handle(self, msg: IncomingMessage) -> Reply:
         """Answer, clarify or escalate one member message (or relay it if a person has it)."""
         started = time.perf_counter()
-        msg, redaction = redact_message(storable_message(msg), self.settings.get("privacy"))
+        settings = self.settings.snapshot()
+        msg, redaction = redact_message(storable_message(msg), settings.get("privacy"))
+        held = self.gate.check(
+            msg, limits_of(settings.get("rate_limits")), settings.get("blocked_members") or {}
+        )
+        if held is not None:
+            return apply_outcome(hold(self, msg, held), msg, redaction)
         conv = self._conversation(msg)
         if conv.status == "escalated":
             return apply_outcome(self._relay_to_staff(conv, msg), msg, redaction)
@@ -207,9 +217,10 @@ class SupportService:
         except Exception:  # storage upkeep never costs the member their answer
             log.exception("could not prune old checkpoints of %s", conv.key)
         latency_ms = (time.perf_counter() - started) * 1000
-        return self._persist(
-            conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow")), labels
-        )
+        with self.gate.member_locks.get(f"{msg.platform}:{msg.member.user_id}"):
+            return self._persist(
+                conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow")), labels
+            )
 
     def _persist(
         self,
@@ -263,7 +274,12 @@ class SupportService:
                 Message(conversation_id=conv.id or 0, role="bot", text=out.get("reply") or "")
             )
             ticket_id = None
-            if route == "escalate" and escalation and not shadow:
+            joined = None
+            if route == "escalate" and escalation and not shadow and msg.platform in LIVE_PLATFORMS:
+                joined = open_ticket_of_member(self.engine, msg.platform, msg.member.user_id)
+            if joined is not None and joined.conversation_id != conv.id:
+                ticket_id = joined.id  # one card per member: the new message joins their ticket
+            elif route == "escalate" and escalation and not shadow:
                 escalation["staff_channel"] = settings.route_for(
                     msg.platform, escalation.get("issue_type", ""), escalation.get("team", "")
                 )
@@ -313,6 +329,10 @@ class SupportService:
             ]
         elif route == "decline":
             reply.buttons = [ANSWER_BUTTONS[2]]  # off-topic, but a person is one tap away
+        if joined is not None and joined.conversation_id != conv.id:
+            with Session(self.engine) as session:
+                join_open_ticket(session, joined, msg, reply)
+                session.commit()
         return reply
 
     def _relay_to_staff(self, conv: Conversation, msg: IncomingMessage) -> Reply:

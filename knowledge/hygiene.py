@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from knowledge.lint import lint_article
 from knowledge.store import KnowledgeBase
 
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)?(?![\w-])")
@@ -105,4 +106,23 @@ def find_contradictions(
             reason = "one answer is negated, the other is not"
         if reason:
             out.append(Contradiction(a, b, arts[a].title, arts[b].title, reason))
+    return out
+
+
+@dataclass(frozen=True)
+class UnsafeArticle:
+    """An article the safety lint flags (injected instructions, credential requests, outside links)."""
+
+    article_id: int
+    title: str
+    findings: list[str]
+
+
+def find_unsafe(kb: KnowledgeBase, allowed_domains: list[str] | None = None) -> list[UnsafeArticle]:
+    """Published articles that would not pass the import lint today."""
+    out = []
+    for art in kb.list():
+        findings = lint_article(art.title, art.body, art.url, allowed_domains)
+        if findings:
+            out.append(UnsafeArticle(art.id or 0, art.title, [str(f) for f in findings]))
     return out

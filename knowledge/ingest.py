@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from knowledge.errors import KnowledgeError
+from knowledge.lint import lint_article
 from knowledge.models import Article
 from knowledge.store import ArticleDraft, KnowledgeBase
 
@@ -34,11 +35,12 @@ class ImportReport:
     skipped: int = 0
     files: int = 0
     errors: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # held back by the safety lint (no --force)
 
     @property
     def ok(self) -> bool:
         """True when every file was imported."""
-        return not self.errors
+        return not self.errors and not self.flagged
 
     def summary(self) -> str:
         """One line for humans."""
@@ -46,7 +48,12 @@ class ImportReport:
             f"{self.files} file(s): {self.added} added, {self.updated} updated, "
             f"{self.skipped} unchanged"
         )
-        return text + (f", {len(self.errors)} file(s) rejected" if self.errors else "")
+        text += f", {len(self.errors)} file(s) rejected" if self.errors else ""
+        return text + (
+            f", {len(self.flagged)} article(s) held by the safety lint (re-run with --force)"
+            if self.flagged
+            else ""
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for `--json` output."""
@@ -56,6 +63,7 @@ class ImportReport:
             "skipped": self.skipped,
             "files": self.files,
             "errors": list(self.errors),
+            "flagged": list(self.flagged),
         }
 
 
@@ -266,10 +274,23 @@ def parse_file(path: Path) -> list[ArticleDraft]:
 
 
 # -- writing ----------------------------------------------------------------------------------------
-def write_drafts(kb: KnowledgeBase, drafts: list[ArticleDraft], report: ImportReport) -> None:
-    """Add new drafts in one batch; update those matching (source, external_id); skip unchanged."""
+def write_drafts(
+    kb: KnowledgeBase,
+    drafts: list[ArticleDraft],
+    report: ImportReport,
+    allowed_domains: list[str] | None = None,
+    force: bool = False,
+) -> None:
+    """Add new drafts in one batch; update those matching (source, external_id); skip unchanged.
+
+    Drafts the safety lint flags are held back (listed in report.flagged) unless `force`.
+    """
     new: list[ArticleDraft] = []
     for draft in drafts:
+        findings = lint_article(draft.title, draft.body, draft.url, allowed_domains)
+        if findings and not force:
+            report.flagged += [f"{draft.source}: {draft.title}: {f}" for f in findings]
+            continue
         existing = kb.find(draft.source, draft.external_id) if draft.external_id else None
         if existing is None:
             new.append(draft)
@@ -302,7 +323,11 @@ def _files(path: Path) -> list[Path]:
 
 
 def import_path(
-    kb: KnowledgeBase, path: Path | str, progress: Progress | None = None
+    kb: KnowledgeBase,
+    path: Path | str,
+    progress: Progress | None = None,
+    allowed_domains: list[str] | None = None,
+    force: bool = False,
 ) -> ImportReport:
     """Import a file or a folder (Markdown, HTML, FAQ JSONL); bad files are reported, not written."""
     files = _files(Path(path))
@@ -318,7 +343,7 @@ def import_path(
             report.errors.append(f"{file}:0: cannot read: {exc.strerror or exc}")
         else:
             try:
-                write_drafts(kb, drafts, report)
+                write_drafts(kb, drafts, report, allowed_domains, force)
                 report.files += 1
             except KnowledgeError as exc:
                 report.errors.append(f"{file}:0: {exc.message}")
@@ -353,7 +378,13 @@ def fetch_url(url: str, timeout: float = 10.0, max_bytes: int = 5_000_000) -> tu
     return data, ctype
 
 
-def import_url(kb: KnowledgeBase, url: str, timeout: float = 10.0) -> Article:
+def import_url(
+    kb: KnowledgeBase,
+    url: str,
+    timeout: float = 10.0,
+    allowed_domains: list[str] | None = None,
+    force: bool = False,
+) -> Article:
     """Fetch one page (HTML, Markdown or plain text), add or update it, and return the article."""
     data, ctype = fetch_url(url, timeout)
     stem = url.rstrip("/").rsplit("/", 1)[-1] or url
@@ -368,7 +399,14 @@ def import_url(kb: KnowledgeBase, url: str, timeout: float = 10.0) -> Article:
             ]
     except ParseError as exc:
         raise KnowledgeError(f"{url}:{exc.line}: {exc.message}") from None
-    write_drafts(kb, drafts, ImportReport())
+    report = ImportReport()
+    write_drafts(kb, drafts, report, allowed_domains, force)
+    if report.flagged:
+        raise KnowledgeError(
+            "Not imported: the safety lint found "
+            + "; ".join(report.flagged)
+            + ". Check the page; an admin can import it anyway with --force."
+        )
     article = kb.find(url, drafts[0].external_id)
     assert article is not None
     return article
