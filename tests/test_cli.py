@@ -107,7 +107,8 @@ def test_kb_hygiene_reports_as_json(home: Path) -> None:
     run = deskhand(home, "kb", "hygiene", "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    assert set(data) == {"near_duplicates", "contradictions", "stale"}
+    assert set(data) == {"unsafe", "near_duplicates", "contradictions", "stale"}
+    assert data["unsafe"] == []  # the sample help center passes the safety lint
 
 
 def test_kb_import_from_the_cli_is_audited_and_undoable_from_chat(tmp_path: Path) -> None:
