@@ -32,6 +32,7 @@ from bot.contracts import (
 from bot.desk import EscalationDesk
 from bot.llm.recorder import conversation_scope
 from bot.models import Conversation, Decision, Feedback, Message
+from bot.monitoring.hours import with_next_reply
 from bot.monitoring.tiers import member_tier
 from bot.privacy.edge import apply_outcome, redact_message
 from bot.runtime_settings import SettingsStore
@@ -238,6 +239,13 @@ class SupportService:
         hits = out.get("hits") or []
         reasons = list(out.get("reasons") or [])
         escalation = out.get("escalation")
+        if route == "escalate" and escalation and not shadow:
+            out = {
+                **out,
+                "reply": with_next_reply(
+                    out.get("reply") or "", settings.get("business_hours"), utcnow()
+                ),
+            }
         with Session(self.engine, expire_on_commit=False) as session:
             conv = session.get(Conversation, conv.id)
             assert conv is not None

@@ -131,3 +131,14 @@ class BusinessHours:
             f"Our team is offline right now, so a person will reply {when} ({self.timezone}) "
             "at the earliest."
         )
+
+
+def with_next_reply(notice: str, setting: dict[str, Any] | None, now: datetime) -> str:
+    """The escalation notice plus, outside business hours, when a person will really reply."""
+    try:
+        note = BusinessHours.from_settings(setting).describe_next_reply(now)
+    except ValueError:  # a broken setting never costs the member their notice
+        return notice
+    if not note or note in notice:
+        return notice
+    return f"{notice} {note}".strip()
