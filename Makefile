@@ -30,6 +30,7 @@ demo: $(LIGHT)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ruff check .
+	$(BIN)/lint-imports
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 lint: $(STAMP)

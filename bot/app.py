@@ -24,7 +24,7 @@ from bot.service import SupportService
 from graph.builder import build_graph
 from graph.deps import GraphDeps
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
-from graph.interfaces import Hit
+from knowledge.contracts import Hit
 from knowledge.embeddings import get_embedder
 from knowledge.index import LanceIndex
 from knowledge.store import KnowledgeBase

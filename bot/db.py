@@ -1,14 +1,12 @@
-"""Database engine and session helpers (SQLite by default, any SQLAlchemy URL otherwise)."""
+"""Database engine and schema upkeep (SQLite by default, any SQLAlchemy URL otherwise)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine
 
 import bot.models  # noqa: F401  (registers tables)
 import knowledge.models  # noqa: F401
@@ -69,15 +67,3 @@ def create_missing_indexes(engine: Engine) -> None:
         for table in SQLModel.metadata.sorted_tables:
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from graph.interfaces import Classification, Embedder
+from graph.interfaces import Classification
+from knowledge.contracts import Embedder
 
 OUT_OF_SCOPE = "out_of_scope"
 FORMAT_VERSION = 2  # 2: weights stored transposed (n_features, n_classes)

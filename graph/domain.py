@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.interfaces import Embedder, Hit
+from knowledge.contracts import Embedder, Hit
 from knowledge.synth import paraphrase_by_dropout
 
 BACKGROUND_FILE = Path(__file__).parent / "data" / "background.txt"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from graph.interfaces import AnswerDraft, Hit, Persona
+from graph.interfaces import AnswerDraft, Persona
 from graph.turns import member_questions
+from knowledge.contracts import Hit
 
 LENGTH_CHARS = {"short": 320, "medium": 700, "long": 1400}
 _WORD = re.compile(r"[a-z0-9]+")

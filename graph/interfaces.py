@@ -1,4 +1,7 @@
-"""Small interfaces the graph nodes depend on, so tests and LLM mode can swap implementations."""
+"""Small interfaces the graph nodes depend on, so tests and LLM mode can swap implementations.
+
+Hit and Embedder belong to the knowledge layer: import them from knowledge.contracts.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved knowledge chunk with its fused relevance score (0..1, higher is better)."""
-
-    article_id: int
-    chunk_id: str
-    title: str
-    url: str
-    topic: str
-    text: str
-    score: float
-    vector_score: float = 0.0
-    text_score: float = 0.0
+from knowledge.contracts import Hit
 
 
 @dataclass(frozen=True)
@@ -53,16 +43,6 @@ class Persona:
     length: str = "medium"
     signoff: str = ""
     name: str = "Deskhand"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into L2-normalised vectors; local by default, hosted later."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
 @runtime_checkable

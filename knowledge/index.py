@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 
-from graph.interfaces import Embedder
 from knowledge.bm25 import Bm25, analyse
 from knowledge.chunking import chunk_article
+from knowledge.contracts import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graph.interfaces import Embedder, Hit
 from knowledge.chunking import is_title_chunk
+from knowledge.contracts import Embedder, Hit
 
 if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
     from knowledge.index import LanceIndex

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import session_scope
-from graph.interfaces import Embedder, Hit
 from knowledge.chunking import chunk_article
+from knowledge.contracts import Embedder, Hit
 from knowledge.errors import KnowledgeError
 from knowledge.models import Article, ArticleVersion, KbCandidate, utcnow
 from knowledge.search import HybridRetriever
+from knowledge.sessions import session_scope
 
 if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
     from knowledge.index import LanceIndex

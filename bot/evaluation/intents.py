@@ -22,7 +22,7 @@ import numpy as np
 
 from graph.classifier import EmbeddingClassifier, threshold_curve
 from graph.classifier import pick_threshold as _pick_from_arrays
-from graph.interfaces import Embedder
+from knowledge.contracts import Embedder
 
 Progress = Callable[[str], None] | None
 OOS = "oos"

@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.llm.prompts import NO_ANSWER, answer_messages
 from bot.llm.recorder import LlmRecorder, MalformedOutput, describe
-from graph.interfaces import AnswerDraft, Answerer, Hit, Persona
+from graph.interfaces import AnswerDraft, Answerer, Persona
+from knowledge.contracts import Hit
 
 log = logging.getLogger(__name__)
 CITATION = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")

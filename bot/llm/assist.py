@@ -14,7 +14,8 @@ from bot.llm.prompts import assist_messages
 from bot.llm.recorder import MalformedOutput, describe
 from bot.models import Ticket
 from graph.extractive import ExtractiveAnswerer
-from graph.interfaces import AnswerDraft, Hit, Persona
+from graph.interfaces import AnswerDraft, Persona
+from knowledge.contracts import Hit
 from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,9 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from graph.interfaces import Hit, Persona
+from graph.interfaces import Persona
 from graph.turns import TurnKind, entry_kind
+from knowledge.contracts import Hit
 
 NO_ANSWER = "NO_ANSWER"
 DATA_TAGS = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from graph.interfaces import Hit, Persona
+from graph.interfaces import Persona
+from knowledge.contracts import Hit
 
 
 def hit_to_dict(hit: Hit) -> dict[str, Any]:

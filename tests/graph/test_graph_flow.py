@@ -11,9 +11,10 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from graph.builder import build_graph
 from graph.deps import GraphDeps, ScopeEntry
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
-from graph.interfaces import AnswerDraft, Classification, Hit
+from graph.interfaces import AnswerDraft, Classification
 from graph.state import DEFAULT_THRESHOLDS
 from graph.turns import TurnInput, TurnKind
+from knowledge.contracts import Hit
 
 RESET = Hit(
     1,

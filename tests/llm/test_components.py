@@ -13,7 +13,8 @@ from bot.llm.handoff import HandoffNotes, parse_json_object
 from bot.llm.prompts import as_data, transcript_block
 from bot.models import LlmCall
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
-from graph.interfaces import Hit, Persona
+from graph.interfaces import Persona
+from knowledge.contracts import Hit
 from tests.llm.fakes import ScriptedChatModel, with_usage
 
 HITS = [
