@@ -17,6 +17,7 @@ from bot.desk import EscalationDesk
 from bot.escalation import EscalationSteps
 from bot.models import IssueType
 from bot.outbox import Outbox
+from bot.policy import Policy
 from bot.runtime_settings import SettingsStore
 from bot.scope import ScopeStore
 from bot.self_calibration import DomainBuilder, kb_stamp, self_calibrate
@@ -54,6 +55,7 @@ class Deskhand:
         self.index = LanceIndex(self.config.lance_path, self.embedder)
         self.kb = KnowledgeBase(self.engine, self.index, self.embedder)
         self.settings = SettingsStore(self.engine)
+        self.policy = Policy(self.config, self.settings, self.engine)
         self.scope = ScopeStore(self.engine)
         self.desk = EscalationDesk(self.engine, self.kb)
         self.outbox = Outbox(self.engine)

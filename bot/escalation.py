@@ -161,11 +161,4 @@ def repair(app: Any, platform: str, older_than_s: float = REPAIR_AFTER_S) -> dic
 
 def is_staff_channel(app: Any, platform: str, channel: str) -> bool:
     """The configured escalation channel, or any channel a ticket's card was routed to."""
-    default = getattr(app.config, f"{platform}_escalation_channel", "") or ""
-    if channel and channel == default:
-        return True
-    with Session(app.engine) as session:
-        stmt = select(Ticket.id).where(
-            Ticket.platform == platform, Ticket.staff_channel_id == channel
-        )
-        return session.exec(stmt.limit(1)).first() is not None
+    return bool(app.policy.is_staff_channel(platform, channel))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlmodel import Session, select
 
-from bot.config import Config
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.discord import render, staff
 from bot.discord.delivery import PLATFORM, post_chunks
+from bot.discord.people import interaction_actor
 from bot.models import Conversation, Message
 
 if TYPE_CHECKING:
@@ -41,10 +41,7 @@ async def typing(target: Any) -> AsyncIterator[None]:
 
 def is_help_channel(bot: DeskhandBot, channel_id: int | str) -> bool:
     """Help channels answer every message: from DISCORD_HELP_CHANNELS or `/deskhand channel`."""
-    if str(channel_id) in Config.split(bot.app.config.discord_help_channels):
-        return True
-    cfg = bot.app.settings.channel(PLATFORM, str(channel_id))
-    return bool(cfg.get("enabled")) or cfg.get("mode") == "all"
+    return bool(bot.app.policy.answers_everything(PLATFORM, str(channel_id)))
 
 
 def conversation(bot: DeskhandBot, key: str) -> Conversation | None:
@@ -283,11 +280,10 @@ async def member_action(
     if conv is None:
         await interaction.followup.send("That conversation has expired.", ephemeral=True)
         return
-    if str(interaction.user.id) != conv.member_id and bot.role_of(interaction) == "member":
-        await interaction.followup.send(
-            "These buttons are for the person who asked. Ask your own question and I'll help!",
-            ephemeral=True,
-        )
+    actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
+    verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, action, conv.member_id)
+    if not verdict:
+        await interaction.followup.send(verdict.reason, ephemeral=True)
         return
     try:
         await interaction.edit_original_response(view=None)  # one answer per set of buttons

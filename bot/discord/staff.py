@@ -13,9 +13,11 @@ import discord
 from bot.desk import DeskError, ticket_view
 from bot.discord import render, views
 from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
+from bot.discord.people import interaction_actor, message_actor
 from bot.escalation import is_staff_channel, member_notice
 from bot.llm import assist
 from bot.outbox import staff_key
+from bot.policy import safe_staff_text
 
 if TYPE_CHECKING:
     from bot.contracts import Reply
@@ -235,6 +237,10 @@ async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: A
     text = attachment_text(message)
     if not text:
         return
+    actor = await asyncio.to_thread(message_actor, bot.app, message)
+    verdict = await asyncio.to_thread(bot.app.policy.may_speak_for_staff, actor, int(ticket.id))
+    if not verdict:
+        return  # never relayed, never claims, never a KB candidate (the refusal is audited)
     relay = await asyncio.to_thread(
         bot.app.desk.staff_message,
         int(ticket.id),
@@ -261,7 +267,7 @@ async def relay_to_member(bot: DeskhandBot, ticket: Any, relay: Any) -> None:
     await post_chunks(
         bot,
         relay.member_thread_id,
-        render.staff_relay_text(relay.staff_name, relay.text),
+        render.staff_relay_text(relay.staff_name, safe_staff_text(relay.text)),
         mention=member.get("user_id"),
         kind="relay_to_member",
     )
@@ -274,10 +280,12 @@ def suggested_text(ticket: Any) -> tuple[str, bool]:
     return str(draft), "assist" in extra
 
 
-async def _staff_press(bot: DeskhandBot, interaction: discord.Interaction) -> bool:
+async def _staff_press(bot: DeskhandBot, interaction: discord.Interaction, button: str) -> bool:
     """Refuse non-staff privately; defer for staff so the work can exceed Discord's 3 s."""
-    if not can_staff(bot, interaction):
-        await interaction.response.send_message("Only staff can use these buttons.", ephemeral=True)
+    actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
+    verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, button)
+    if not verdict:
+        await interaction.response.send_message(verdict.reason, ephemeral=True)
         return False
     await interaction.response.defer()
     return True
@@ -287,7 +295,7 @@ async def assist_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Send as is (relay the draft like a staff message) or Ignore, on a suggested reply."""
-    if not await _staff_press(bot, interaction):
+    if not await _staff_press(bot, interaction, f"assist_{action}"):
         return
     staff_id = str(interaction.user.id)
     try:
@@ -341,19 +349,11 @@ async def post_shadow(bot: DeskhandBot, reply: Reply, source: discord.Message | 
     await post_chunks(bot, channel_id, text, embeds=[embed] if embed else None, kind="post")
 
 
-def can_staff(bot: DeskhandBot, interaction: discord.Interaction) -> bool:
-    """Staff buttons: staff/admin roles when configured, otherwise whoever can see the channel."""
-    config = bot.app.config
-    if not (config.discord_admin_roles or config.discord_staff_roles):
-        return True
-    return bot.role_of(interaction) in ("staff", "admin")
-
-
 async def staff_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Claim, resolve or hand back from the context card."""
-    if not await _staff_press(bot, interaction):
+    if not await _staff_press(bot, interaction, action):
         return
     staff_id = str(interaction.user.id)
     handler = {
@@ -401,10 +401,11 @@ async def rate_action(
     try:
         ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
         member = ticket_view(ticket).get("member") or {}
-        if member.get("user_id") and str(member["user_id"]) != str(interaction.user.id):
-            await interaction.followup.send(
-                "Only the person who asked can rate this.", ephemeral=True
-            )
+        actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
+        owner = str(member.get("user_id") or "")
+        verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, "rate", owner)
+        if not verdict:
+            await interaction.followup.send(verdict.reason, ephemeral=True)
             return
         await asyncio.to_thread(
             bot.app.desk.record_rating, ticket_id, rating, str(interaction.user.id)

@@ -15,6 +15,7 @@ from bot.desk import DeskError
 from bot.inbox import Inbox, InboxWorker, reply_from_dict, reply_to_dict
 from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Conversation, InboxEvent, Message
+from bot.policy import Actor, CachedGroups
 from bot.replay import recorded_reply
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
@@ -53,6 +54,11 @@ class SlackAdapter(SlackDelivery):
         self.worker = InboxWorker(self.inbox, PLATFORM, self.process, workers=workers)
         self.locks = KeyedLocks()
         self.bot_user_id = ""
+        app.policy.use_directory(PLATFORM, CachedGroups(self.usergroup_members))
+
+    def usergroup_members(self, group_id: str) -> list[str]:
+        """Slack user group members (usergroups.users.list), so group grants match people."""
+        return list(self.client.usergroups_users_list(usergroup=group_id).get("users") or [])
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until every acked event has been fully handled (tests, benchmarks)."""
@@ -100,19 +106,15 @@ class SlackAdapter(SlackDelivery):
         else:
             log.error("unknown slack inbox kind %r; dropped", item.kind)
 
-    # ---- channel policy --------------------------------------------------------------------
-    def help_channels(self) -> set[str]:
-        """Channels from SLACK_HELP_CHANNELS (runtime settings are read per message)."""
-        return set(self.app.config.split(self.app.config.slack_help_channels or ""))
-
+    # ---- channel policy (decided by bot.policy) ---------------------------------------------
     def answers_everything(self, channel: str, channel_type: str = "") -> bool:
         """True for DMs and help channels, where every message gets an answer."""
-        if channel_type == "im":
-            return True
-        if channel in self.help_channels():
-            return True
-        cfg = self.app.settings.channel(PLATFORM, channel)
-        return bool(cfg.get("enabled")) or cfg.get("mode") == "all"
+        return bool(self.app.policy.answers_everything(PLATFORM, channel, channel_type))
+
+    def actor(self, user_id: str, channel: str = "") -> Actor:
+        """The policy's view of a Slack user acting in `channel`."""
+        in_staff = bool(channel) and self.app.policy.is_staff_channel(PLATFORM, channel)
+        return Actor(PLATFORM, user_id, self.user_name(user_id), in_staff_channel=in_staff)
 
     def conversation(self, key: str) -> Conversation | None:
         """The stored conversation for a thread key, if the bot is part of it."""
@@ -129,24 +131,6 @@ class SlackAdapter(SlackDelivery):
                 .where(Conversation.platform == PLATFORM, Conversation.channel_id == channel)
             )
             return session.exec(stmt).first() is not None
-
-    def is_staff(self, user_id: str) -> bool:
-        """Staff may work tickets; with no staff or admins configured, anyone in the staff channel."""
-        config = self.app.config
-        try:
-            from admin_commands import Caller, role_of
-
-            if role_of(self.app, Caller(PLATFORM, user_id)) in ("admin", "staff"):
-                return True
-        except ImportError:
-            ids = set(config.split(config.slack_admin_users)) | set(
-                config.split(config.slack_staff_users)
-            )
-            if user_id in ids:
-                return True
-        configured = config.slack_admin_users or config.slack_staff_users
-        stored = any(self.app.settings.get(k) for k in ("admin_users", "staff_users"))
-        return not (configured or stored)
 
     # ---- events ------------------------------------------------------------------------------
     def on_message_event(self, event: dict, body: dict, context: Any, mention: bool) -> None:
@@ -281,12 +265,16 @@ class SlackAdapter(SlackDelivery):
     def handle_staff_message(self, ticket_id: int, event: dict) -> None:
         """A reply in a card's thread: relay it to the member, unless it is an internal note."""
         user, raw = event["user"], event.get("text") or ""
+        verdict = self.app.policy.may_speak_for_staff(self.actor(user, event["channel"]), ticket_id)
+        if not verdict:
+            self.ephemeral(event["channel"], user, escape(verdict.reason), event.get("thread_ts"))
+            return
         name = self.user_name(user)
         relay = self.app.desk.staff_message(ticket_id, user, name, to_plain(raw))
         if relay.internal:
             self.react(event["channel"], event["ts"], "lock")
             return
-        body = escape(relay.text) if relay.redacted else raw
+        body = escape(self.app.policy.staff_text(relay.text))
         if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, body, name):
             self.react(event["channel"], event["ts"], "outbox_tray")
         try:
@@ -341,10 +329,9 @@ class SlackAdapter(SlackDelivery):
         if conv is None:
             self.ephemeral(channel, user, "That conversation has expired. Please ask again.")
             return
-        if conv.member_id != user and not self.is_staff(user):
-            self.ephemeral(
-                channel, user, f"Only <@{conv.member_id}> can use these buttons.", conv.thread_id
-            )
+        verdict = self.app.policy.may_press(self.actor(user, channel), name, conv.member_id)
+        if not verdict:
+            self.ephemeral(channel, user, escape(verdict.reason), conv.thread_id)
             return
         label = ((action.get("text") or {}).get("text")) or value
         with self.locks.get(key):
@@ -364,8 +351,9 @@ class SlackAdapter(SlackDelivery):
     def staff_action(self, body: dict, action: dict, name: str) -> None:
         """Claim / Resolve / Hand back on an escalation card."""
         user, channel, ts, _ = self._where(body)
-        if not self.is_staff(user):
-            self.ephemeral(channel, user, "Only staff can work escalations.")
+        verdict = self.app.policy.may_press(self.actor(user, channel), name)
+        if not verdict:
+            self.ephemeral(channel, user, escape(verdict.reason))
             return
         try:
             ticket_id = int(action.get("value") or 0)
@@ -395,8 +383,9 @@ class SlackAdapter(SlackDelivery):
     def assist_action(self, body: dict, action: dict, name: str) -> None:
         """Send as is / Ignore on an agent-assist suggestion in the staff thread."""
         user, channel, ts, _ = self._where(body)
-        if not self.is_staff(user):
-            self.ephemeral(channel, user, "Only staff can work escalations.")
+        verdict = self.app.policy.may_press(self.actor(user, channel), name)
+        if not verdict:
+            self.ephemeral(channel, user, escape(verdict.reason))
             return
         try:
             ticket_id = int(action.get("value") or 0)
@@ -433,7 +422,10 @@ class SlackAdapter(SlackDelivery):
             self._mark_used(body, channel, ts, f":outbox_tray: Sent as is by <@{user}>")
         if not relay.internal:
             self.relay_to_member(
-                relay.member_channel_id, relay.member_thread_id, safe_mrkdwn(text), staff_name
+                relay.member_channel_id,
+                relay.member_thread_id,
+                safe_mrkdwn(self.app.policy.staff_text(text)),
+                staff_name,
             )
         self.refresh_card(ticket_id)
 
@@ -448,8 +440,10 @@ class SlackAdapter(SlackDelivery):
             return
         conv_key = f"{PLATFORM}:{ticket.member_channel_id}:{ticket.member_thread_id}"
         conv = self.conversation(conv_key)
-        if conv is not None and conv.member_id != user:
-            self.ephemeral(channel, user, "Only the person who asked can rate this.", ts)
+        owner = conv.member_id if conv is not None else ""
+        verdict = self.app.policy.may_press(self.actor(user, channel), "rate", owner)
+        if not verdict:
+            self.ephemeral(channel, user, escape(verdict.reason), ts)
             return
         try:
             reply = self.app.service.handle_action(

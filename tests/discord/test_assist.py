@@ -108,7 +108,9 @@ async def test_manual_reply_reusing_the_draft_records_edited(harness):
     _, member_thread, ticket, staff_thread, _ = await escalate_with_suggestion(harness, bot, "Xia")
     text = extra_of(harness, ticket.id)["suggested_reply"]["text"]
     kim = harness.user("Kim")
-    harness.say(bot, staff_thread, kim, "// checking the account first")  # a note: not a reply
+    harness.say(
+        bot, staff_thread, kim, "// checking the account first", roles=[harness.roles[0]["id"]]
+    )  # a note: not a reply
     await harness.settle(bot)
     assert "assist" not in extra_of(harness, ticket.id)
 

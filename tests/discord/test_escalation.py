@@ -88,7 +88,9 @@ async def test_relay_both_ways_internal_note_claim_resolve_and_rating(harness):
 
     # internal note stays in the staff thread and is marked
     n_member = len(harness.fake.posts_to(member_thread))
-    note = harness.say(bot, staff_thread, kim, "// customer is a repeat refunder")
+    note = harness.say(
+        bot, staff_thread, kim, "// customer is a repeat refunder", roles=[harness.roles[0]["id"]]
+    )
     await harness.settle(bot)
     assert len(harness.fake.posts_to(member_thread)) == n_member
     assert harness.fake.find(

@@ -95,7 +95,13 @@ async def test_staff_reply_in_an_unrecorded_card_thread_is_recovered_and_relayed
         )
         s.commit()
     harness.add_thread(bot, harness.fake.channels[staff_thread])
-    harness.say(bot, staff_thread, harness.user("Kim"), "Try the reset link again")
+    harness.say(
+        bot,
+        staff_thread,
+        harness.user("Kim"),
+        "Try the reset link again",
+        roles=[harness.roles[0]["id"]],
+    )
     await harness.settle(bot)
     assert ok_posts(harness, member_thread)[-1] == "**Kim (staff):** Try the reset link again"
     assert harness.app.desk.get(ticket.id).staff_thread_id == staff_thread
@@ -124,7 +130,7 @@ async def test_relays_reach_the_member_in_order_through_a_flaky_api(harness):
     kim = harness.user("Kim")
     try:
         for n in range(1, 5):
-            harness.say(bot, staff_thread, kim, f"B{n}")
+            harness.say(bot, staff_thread, kim, f"B{n}", roles=[harness.roles[0]["id"]])
             await harness.settle(bot)
         await drain(harness.app, bot)
     finally:
