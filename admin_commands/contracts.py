@@ -60,3 +60,4 @@ class CommandResult:
     ephemeral: bool = True  # visible only to the caller where the platform allows
     modal: ModalSpec | None = None  # when set: open this modal instead of posting text
     usage: str = ""  # the usage line of the command (set on argument errors)
+    deliver_now: bool = False  # the command queued posts in the outbox: adapters send them now

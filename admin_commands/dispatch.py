@@ -21,6 +21,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     scope_routes,
     stats_cmd,
     thresholds,
+    tickets_cmd,
 )
 from admin_commands.contracts import Caller, CommandResult
 from admin_commands.parsing import CommandError, UsageError, tokenize

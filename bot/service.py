@@ -36,6 +36,7 @@ from bot.monitoring.hours import with_next_reply
 from bot.monitoring.tiers import member_tier
 from bot.privacy.edge import apply_outcome, redact_message
 from bot.runtime_settings import SettingsStore
+from bot.tickets import reopen_for
 from graph.deps import GraphDeps
 from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
 from knowledge.models import utcnow
@@ -87,6 +88,11 @@ class SupportService:
         if held is not None:
             return apply_outcome(hold(self, msg, held), msg, redaction)
         conv = self._conversation(msg)
+        if conv.status == "resolved" and (reopened := reopen_for(self.engine, conv, msg)):
+            reply = self._relay_to_staff(conv, msg)
+            reply.relay_text = f"(reopened ticket #{reopened.id}) {reply.relay_text}"
+            reply.reasons = ["reopened"]
+            return apply_outcome(reply, msg, redaction)
         if conv.status == "escalated":
             return apply_outcome(self._relay_to_staff(conv, msg), msg, redaction)
         return apply_outcome(

@@ -215,6 +215,11 @@ async def run_deskhand(bot: DeskhandBot, interaction: discord.Interaction, text:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await task
     await respond(bot, interaction, result)
+    if getattr(result, "deliver_now", False):
+        try:  # the command queued posts (a moved card, notices): send them now
+            await bot.deliver_pending()
+        except Exception:
+            log.exception("delivering a command's queued posts failed; the retry loop will")
 
 
 def register(bot: DeskhandBot) -> None:

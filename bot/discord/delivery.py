@@ -13,6 +13,7 @@ import discord
 from bot.discord import render, views
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING
 from bot.privacy.erasure import daily_purge
+from bot.tickets import NOTICE_KIND
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -171,6 +172,13 @@ async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> 
             await staff.tell_member(bot, ticket_id)  # a repaired escalation still owes it
     elif kind == "relay_to_staff":
         await staff.send_to_staff_thread(bot, int(payload["ticket_id"]), payload["text"])
+    elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
+        await post(
+            bot,
+            payload.get("thread") or payload["channel"],
+            payload["text"],
+            mention=payload.get("member_id") or None,
+        )
     elif kind == ALERT_KIND:
         channel_id = bot.app.config.discord_escalation_channel
         if not channel_id:

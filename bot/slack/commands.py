@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.delivery import api_error
+from bot.slack.delivery import api_error, deliver_pending
 from bot.slack.render import render_command_result, render_modal
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,16 @@ def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) 
             respond(text=":warning: Could not open the form; please try again.")
             return
     show_result(adapter, result, user, channel, respond)
+    if getattr(result, "deliver_now", False):
+        deliver_now(adapter)
+
+
+def deliver_now(adapter: Any) -> None:
+    """Send what the command queued in the outbox (cards, notices) now, not on the next pass."""
+    try:
+        deliver_pending(adapter.app, adapter.client, adapter)
+    except Exception:  # the retry loop sends it later; the command itself already succeeded
+        log.exception("delivering a command's queued posts failed; the retry loop will")
 
 
 def show_result(

@@ -24,6 +24,7 @@ from bot.slack.render import (
 )
 from bot.slack.text import escape
 from bot.slack.workers import KeyedLocks
+from bot.tickets import NOTICE_KIND
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -311,7 +312,8 @@ class SlackDelivery:
                 ticket = self.app.desk.get(ticket_id)
             except DeskError:
                 ticket = None
-            if ticket is not None and not ticket.staff_thread_id:
+            moved = ticket is not None and ticket.staff_channel_id not in ("", channel)
+            if ticket is not None and not ticket.staff_thread_id and not moved:
                 self.app.desk.attach_staff_thread(ticket_id, channel, thread_ts)
                 self.app.escalations.record(
                     ticket_id, "card_recorded", PLATFORM, channel=channel, ts=thread_ts
@@ -439,6 +441,8 @@ class SlackDelivery:
             if not channel:
                 raise RuntimeError("no staff channel for alerts: set SLACK_ESCALATION_CHANNEL")
             self.post(channel, payload["text"])
+        elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
+            self.post(payload["channel"], escape(payload["text"]), payload.get("thread") or "")
         elif kind == "post":
             self.post(
                 payload["channel"],

@@ -57,6 +57,8 @@ def test_help_lists_only_what_the_caller_may_run(app) -> None:
         (STAFF, 'kb add "T" "B"'),
         (STAFF, "audit"),
         (DISCORD_STAFF, "channel shadow on"),
+        (MEMBER, "tickets"),
+        (MEMBER, "ticket 1 transfer billing"),
     ],
 )
 def test_refusals_say_why_privately_and_are_audited(app, caller, line) -> None:
@@ -103,6 +105,12 @@ def test_staff_may_use_candidates_stats_and_search(app) -> None:
         ('scope add warranty "only one phrase"', "two example"),
         ("audit lots", "whole number"),
         ("access grant wizard @x", "admin or staff"),
+        ("tickets everything", "open, unclaimed, mine or all"),
+        ("ticket", "Give the ticket ID"),
+        ("ticket abc", "whole number"),
+        ("ticket 4242", "no ticket #4242"),
+        ("ticket 1 transfer", "transfer TEAM"),
+        ("ticket 1 type", "type ISSUE_TYPE"),
     ],
 )
 def test_bad_arguments_get_the_usage_line(app, line, fragment) -> None:

@@ -1,0 +1,456 @@
+"""Staff tools on tickets, once for every platform: list, history, transfer, retype, reopen.
+
+Side effects on a platform (a card in a new staff channel, a notice in a thread) are written to
+the outbox, where each platform's delivery sends them in thread order and retries what fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from bot.audit import record_audit
+from bot.contracts import IncomingMessage
+from bot.desk import DeskError, ticket_view
+from bot.models import AuditEntry, Conversation, EscalationStep, IssueType, Message, Ticket
+from bot.outbox import Outbox, staff_key
+from bot.runtime_settings import SettingsStore
+from graph.smalltalk import small_talk_kind
+from knowledge.models import utcnow
+
+OPEN_STATUSES = ("open", "claimed")
+LISTS = ("open", "unclaimed", "mine", "all")
+NOTICE_KIND = "desk_notice"  # outbox kind each platform's delivery renders as a plain post
+DELIVERED_PLATFORMS = ("slack", "discord")  # platforms with an outbox worker
+REOPEN_WINDOW = timedelta(days=14)  # a later message in the thread is a new question
+MAX_EXAMPLE_CHARS = 300
+CARD_STEPS = ("card_recorded", "transcript_posted")  # redone when a ticket moves channel
+TEAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+@dataclass
+class TicketHistory:
+    """One ticket as staff review it: the card's facts, what happened, and the conversation."""
+
+    view: dict[str, Any]
+    events: list[tuple[datetime, str]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Transfer:
+    """What a transfer did, for the command's answer."""
+
+    ticket: Ticket
+    team: str
+    channel: str
+    moved: bool  # the card is re-posted in another staff channel
+    audit_id: int
+
+
+@dataclass
+class Retype:
+    """What an issue-type correction did."""
+
+    ticket: Ticket
+    before: str
+    example_added: bool
+    audit_id: int
+    team: str  # the corrected type's team ('' if none)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+def age_text(since: datetime | None, now: datetime | None = None) -> str:
+    """A short age like 45s, 12m, 3h or 5d."""
+    if since is None:
+        return "-"
+    seconds = max(0, int(((now or utcnow()) - since).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def list_tickets(
+    engine: Engine, which: str, platform: str, user_id: str = "", limit: int = 50
+) -> list[Ticket]:
+    """Tickets for the staff list: open (default), unclaimed, mine (claimed by user_id) or all.
+
+    Oldest first for the working lists (the longest wait on top), newest first for `all`.
+    `platform` '' lists every platform (the console).
+    """
+    if which not in LISTS:
+        raise ValueError(f"unknown ticket list {which!r}")
+    stmt = select(Ticket)
+    if platform:
+        stmt = stmt.where(Ticket.platform == platform)
+    if which == "open":
+        stmt = stmt.where(col(Ticket.status).in_(OPEN_STATUSES))
+    elif which == "unclaimed":
+        stmt = stmt.where(Ticket.status == "open")
+    elif which == "mine":
+        stmt = stmt.where(col(Ticket.status).in_(OPEN_STATUSES), Ticket.claimed_by == user_id)
+    order = col(Ticket.id).desc() if which == "all" else col(Ticket.id)
+    with Session(engine) as session:
+        return list(session.exec(stmt.order_by(order).limit(limit)))
+
+
+def staff_names(engine: Engine, user_ids: set[str]) -> dict[str, str]:
+    """Display names staff had when they last wrote in a ticket (ids without one are left out)."""
+    ids = {u for u in user_ids if u}
+    if not ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Message.author_id, Message.author_name)
+            .where(col(Message.author_id).in_(ids), col(Message.role).in_(["staff", "note"]))
+            .order_by(col(Message.id))
+        )
+        return {author: name for author, name in rows if name}
+
+
+def history(engine: Engine, ticket_id: int) -> TicketHistory:
+    """The ticket's card facts, its lifecycle with who did what, and its whole conversation."""
+    with Session(engine) as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise DeskError(f"There is no ticket #{ticket_id}.")
+        messages = list(
+            session.exec(
+                select(Message)
+                .where(Message.conversation_id == ticket.conversation_id)
+                .order_by(col(Message.id))
+            )
+        )
+        audits = list(
+            session.exec(
+                select(AuditEntry)
+                .where(AuditEntry.target == f"ticket:{ticket_id}")
+                .order_by(col(AuditEntry.id))
+            )
+        )
+        steps = list(
+            session.exec(select(EscalationStep).where(EscalationStep.ticket_id == ticket_id))
+        )
+    view = ticket_view(ticket)
+    names = staff_names(engine, {ticket.claimed_by, ticket.resolved_by})
+    who = lambda user: names.get(user, user) if user else "?"  # noqa: E731
+    events: list[tuple[datetime, str]] = [(ticket.created_at, "opened (handed to staff)")]
+    for step in steps:
+        if step.step == "card_recorded":
+            events.append((step.created_at, "card posted in the staff channel"))
+        elif step.step == "member_told":
+            events.append((step.created_at, "member told a person will reply"))
+    if ticket.claimed_at:
+        events.append((ticket.claimed_at, f"claimed by {who(ticket.claimed_by)}"))
+    if ticket.first_staff_reply_at:
+        events.append((ticket.first_staff_reply_at, "first staff reply"))
+    if ticket.resolved_at:
+        verb = "handed back to the bot" if ticket.status == "handed_back" else "resolved"
+        events.append((ticket.resolved_at, f"{verb} by {who(ticket.resolved_by)}"))
+    for entry in audits:
+        events.append((entry.created_at, _audit_event(entry)))
+    events.sort(key=lambda item: item[0])
+    transcript = [
+        {"role": m.role, "author": m.author_name, "text": m.text, "at": m.created_at}
+        for m in messages
+    ]
+    return TicketHistory(view, events, transcript)
+
+
+def _audit_event(entry: AuditEntry) -> str:
+    """One audited ticket change as a history line."""
+    before, after = (
+        json.loads(entry.before or "null") or {},
+        json.loads(entry.after or "null") or {},
+    )
+    actor = entry.actor
+    if entry.action == "ticket transfer":
+        return f"transferred from {before.get('team') or '?'} to {after.get('team')} by {actor}"
+    if entry.action == "ticket type":
+        return (
+            f"issue type corrected from {before.get('issue_type') or '(none)'} to "
+            f"{after.get('issue_type')} by {actor}"
+        )
+    if entry.action == "ticket reopen":
+        previous = before.get("resolved_by") or "?"
+        return f"reopened: the member wrote again (had been resolved by {previous})"
+    return f"{entry.action} by {actor}"
+
+
+# ---- notices through the outbox ----------------------------------------------------------------
+def member_thread_key(platform: str, channel: str, thread: str) -> str:
+    """The outbox ordering key of a member thread, as that platform's delivery spells it.
+
+    Must match bot/slack/delivery.thread_key and bot/discord/delivery.post_chunks, so a notice
+    waits behind (and never overtakes) anything still parked for the same thread.
+    """
+    if platform == "slack":
+        return f"{channel}:{thread}" if channel else ""
+    return str(thread or channel)
+
+
+def queue_notice(
+    engine: Engine,
+    ticket: Ticket,
+    audience: str,
+    text: str,
+    channel: str = "",
+    thread: str = "",
+) -> bool:
+    """Queue a plain notice to the member's thread or a staff thread; False if nowhere to send.
+
+    Platforms without an outbox worker (the console) show their own view and get nothing queued.
+    """
+    if ticket.platform not in DELIVERED_PLATFORMS:
+        return False
+    if audience == "member":
+        channel, thread = ticket.member_channel_id, ticket.member_thread_id
+        key = member_thread_key(ticket.platform, channel, thread)
+    else:
+        key = staff_key(ticket.id or 0)
+    if not (channel or thread):
+        return False
+    member = json.loads(ticket.member or "{}")
+    payload = {
+        "ticket_id": ticket.id,
+        "audience": audience,
+        "channel": channel,
+        "thread": thread,
+        "text": text,
+        "member_id": str(member.get("user_id") or "") if audience == "member" else "",
+    }
+    Outbox(engine).put(ticket.platform, NOTICE_KIND, payload, thread_key=key)
+    return True
+
+
+# ---- transfer --------------------------------------------------------------------------------
+def known_teams(engine: Engine) -> set[str]:
+    """Teams and issue types a ticket can be sent to: scope teams and names, routes, support."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(IssueType)))
+    routes = SettingsStore(engine).get("routes") or {}
+    return {r.team for r in rows if r.team} | {r.name for r in rows} | set(routes) | {"support"}
+
+
+def transfer(
+    engine: Engine,
+    ticket_id: int,
+    team: str,
+    actor: str,
+    default_channel: str,
+    channel: str = "",
+    platform: str = "",
+) -> Transfer:
+    """Send a ticket to another team's staff channel: re-post its card there, tell the member.
+
+    The target channel is `channel` when given, else the team's route on the ticket's platform,
+    else `default_channel` (the platform's escalation channel). Whoever had it is released, so
+    the new team claims it. The old staff thread is told where it went.
+    """
+    with Session(engine) as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise DeskError(f"There is no ticket #{ticket_id}.")
+        if ticket.status not in OPEN_STATUSES:
+            raise DeskError(
+                f"Ticket #{ticket_id} is {ticket.status.replace('_', ' ')}; only open tickets "
+                "can be transferred (it reopens when the member writes again)."
+            )
+        target = channel or SettingsStore(engine).route_for(ticket.platform, team, team)
+        target = target or default_channel
+        if not target:
+            raise DeskError(
+                f"There is no {ticket.platform} staff channel for `{team}`: set one with "
+                f"`/deskhand route set {team} #channel` or give a #channel."
+            )
+        current = ticket.staff_channel_id or default_channel
+        if target == current and team == ticket.team:
+            raise DeskError(f"Ticket #{ticket_id} is already with {team} in that channel.")
+        moved = target != current
+        before = _transfer_state(ticket)
+        old_channel, old_thread = ticket.staff_channel_id, ticket.staff_thread_id
+        ticket.team, ticket.status, ticket.claimed_by, ticket.claimed_at = team, "open", "", None
+        if moved:
+            ticket.staff_channel_id, ticket.staff_thread_id = target, ""
+            session.exec(  # type: ignore[call-overload]
+                delete(EscalationStep).where(
+                    col(EscalationStep.ticket_id) == ticket_id,
+                    col(EscalationStep.step).in_(CARD_STEPS),
+                )
+            )
+        session.add(ticket)
+        entry = record_audit(
+            session,
+            actor,
+            "ticket transfer",
+            f"ticket:{ticket_id}",
+            before,
+            _transfer_state(ticket),
+            platform,
+        )
+        session.commit()
+        session.refresh(ticket)
+        session.refresh(entry)
+        audit_id = entry.id or 0
+    if old_thread:
+        where = "its card is re-posted in that team's channel" if moved else "same channel"
+        queue_notice(
+            engine,
+            ticket,
+            "staff",
+            f"Ticket #{ticket_id} was transferred to {team} by {_name(actor)} ({where}). "
+            "Replies in this thread are no longer relayed to the member.",
+            old_channel,
+            old_thread,
+        )
+    if moved and ticket.platform in DELIVERED_PLATFORMS:
+        Outbox(engine).put(
+            ticket.platform,
+            "escalation_card",
+            {"ticket_id": ticket_id, "transfer": True},
+            thread_key=staff_key(ticket_id),
+        )
+    queue_notice(
+        engine,
+        ticket,
+        "member",
+        f"I've passed your question to the {team} team, who handle this kind of request. "
+        "A person from that team will reply here in this thread.",
+    )
+    return Transfer(ticket, team, target, moved, audit_id)
+
+
+def _transfer_state(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "team": ticket.team,
+        "staff_channel_id": ticket.staff_channel_id,
+        "staff_thread_id": ticket.staff_thread_id,
+        "status": ticket.status,
+        "claimed_by": ticket.claimed_by,
+    }
+
+
+def _name(actor: str) -> str:
+    """The readable part of an audit actor ('slack:U1 (Sam)' -> 'Sam'), without markup."""
+    found = re.search(r"\(([^()]*)\)\s*$", actor)
+    name = found.group(1) if found else actor
+    return re.sub(r"[<>&*_`~]", "", name) or "staff"
+
+
+# ---- issue-type correction -------------------------------------------------------------------
+def correct_type(
+    engine: Engine, scope: Any, ticket_id: int, issue_type: str, actor: str, platform: str = ""
+) -> Retype:
+    """Set a ticket's issue type and teach the classifier its question as a labelled example.
+
+    The question is added to the issue type's example phrasings (the classifier's training data,
+    `IssueType.examples`) through the scope store, which audits it (undo: `audit undo`).
+    """
+    rows = {r.name: r for r in scope.all()}
+    if issue_type not in rows:
+        raise DeskError(
+            f"There is no issue type `{issue_type}`. Known: {', '.join(sorted(rows)) or 'none'}."
+        )
+    with Session(engine) as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise DeskError(f"There is no ticket #{ticket_id}.")
+        before = ticket.issue_type
+        if before == issue_type:
+            raise DeskError(f"Ticket #{ticket_id} already has issue type `{issue_type}`.")
+        ticket.issue_type = issue_type
+        conv = session.get(Conversation, ticket.conversation_id)
+        if conv is not None:
+            conv.issue_type = issue_type
+            session.add(conv)
+        session.add(ticket)
+        question = " ".join((ticket.question or "").split())[:MAX_EXAMPLE_CHARS]
+        row = rows[issue_type]
+        examples = json.loads(row.examples or "[]")
+        add = bool(question) and question not in examples
+        entry = record_audit(
+            session,
+            actor,
+            "ticket type",
+            f"ticket:{ticket_id}",
+            {"issue_type": before},
+            {"issue_type": issue_type, "example": question if add else ""},
+            platform,
+        )
+        session.commit()
+        session.refresh(ticket)
+        session.refresh(entry)
+    if add:
+        fields = {k: v for k, v in row.model_dump().items() if k != "updated_at"}
+        fields["examples"] = json.dumps([*examples, question])
+        scope.upsert(IssueType(**fields), actor=actor, platform=platform)
+    queue_notice(
+        engine,
+        ticket,
+        "staff",
+        f"Issue type corrected from {before or '(none)'} to {issue_type} by {_name(actor)}.",
+        ticket.staff_channel_id,
+        ticket.staff_thread_id,
+    )
+    return Retype(ticket, before, add, entry.id or 0, row.team)
+
+
+# ---- reopen ----------------------------------------------------------------------------------
+def reopen_for(engine: Engine, conv: Conversation, msg: IncomingMessage) -> Ticket | None:
+    """Reopen the conversation's recently resolved ticket when the member writes again in it.
+
+    Only a real message reopens it: thanks, greetings and goodbyes after a resolution do not,
+    nor anything after REOPEN_WINDOW (that is a new question). The ticket keeps its id, staff
+    thread and owner; the member is told, the reopen is audited.
+    """
+    if conv.status != "resolved" or small_talk_kind(msg.text):
+        return None
+    with Session(engine) as session:
+        ticket = session.exec(
+            select(Ticket)
+            .where(Ticket.conversation_id == conv.id)
+            .order_by(col(Ticket.id).desc())
+            .limit(1)
+        ).first()
+        if ticket is None or ticket.status != "resolved" or ticket.resolved_at is None:
+            return None
+        if utcnow() - ticket.resolved_at > REOPEN_WINDOW:
+            return None
+        before = {
+            "status": ticket.status,
+            "resolved_by": ticket.resolved_by,
+            "resolved_at": ticket.resolved_at.isoformat(),
+        }
+        ticket.status = "claimed" if ticket.claimed_by else "open"
+        ticket.resolved_by, ticket.resolved_at = "", None
+        row = session.get(Conversation, conv.id)
+        if row is not None:
+            row.status, row.updated_at = "escalated", utcnow()
+            session.add(row)
+        session.add(ticket)
+        record_audit(
+            session,
+            f"{msg.platform}:{msg.member.user_id} (member)",
+            "ticket reopen",
+            f"ticket:{ticket.id}",
+            before,
+            {"status": ticket.status},
+            msg.platform,
+        )
+        session.commit()
+        session.refresh(ticket)
+    queue_notice(
+        engine,
+        ticket,
+        "member",
+        f"I've reopened your ticket #{ticket.id}, so the team sees your message. "
+        "A person will reply here in this thread.",
+    )
+    return ticket
