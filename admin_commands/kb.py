@@ -64,13 +64,15 @@ def _fields(values: dict[str, Any]) -> dict[str, str]:
 # ---- add / edit / remove -------------------------------------------------------------------------
 @command(
     "kb add",
-    'kb add ["TITLE" "BODY"] [--url URL] [--topic TOPIC] [--tags a,b]',
+    'kb add ["TITLE" "BODY"] [--url URL] [--topic TOPIC] [--tags a,b] [--force]',
     "Add an article (opens a form for the body when you give no text).",
     examples=('kb add "Reset 2FA" "Go to Settings → Security…" --topic account', "kb add"),
 )
 def kb_add(ctx: Context, args: list[str]) -> CommandResult:
     """Add inline, or return a modal for multi-line text."""
-    positional, flags = parse_flags(args, valued=FIELD_FLAGS - {"title", "body"})
+    positional, flags = parse_flags(
+        args, valued=FIELD_FLAGS - {"title", "body"}, switches={"force"}
+    )
     if len(positional) > 2:
         raise UsageError('Quote the title and the body: kb add "Title" "Body".')
     if len(positional) < 2:
@@ -92,7 +94,27 @@ def kb_add_form(ctx: Context, args: list[str], values: dict[str, str]) -> Comman
     return _add(ctx, values)
 
 
+def _refuse_unsafe(ctx: Context, values: dict[str, Any], verb: str) -> None:
+    """Chat edits get the same safety lint as imports: findings hold it unless --force."""
+    if values.pop("force", False):
+        return
+    findings = lint_article(
+        str(values.get("title") or ""),
+        str(values.get("body") or ""),
+        str(values.get("url") or ""),
+        allowed=ctx.app.settings.get("allowed_domains") or [],
+    )
+    if findings:
+        raise CommandError(
+            "Not saved; the safety lint found:\n"
+            + "\n".join(f"- {f}" for f in findings)
+            + f"\nEdit the text, or add `--force` to {verb} it anyway."
+        )
+
+
 def _add(ctx: Context, values: dict[str, Any]) -> CommandResult:
+    values = dict(values)
+    _refuse_unsafe(ctx, values, "save")
     fields = _fields(values)
     art = ctx.app.kb.add_article(**fields, owner=ctx.caller.user_id, actor=ctx.actor)
     audit_id = ctx.audit("kb add", f"article:{art.id}", None, article_view(art))
@@ -106,18 +128,18 @@ def _add(ctx: Context, values: dict[str, Any]) -> CommandResult:
 
 @command(
     "kb edit",
-    "kb edit ID [--title T] [--body B] [--url URL] [--topic T] [--tags a,b]",
+    "kb edit ID [--title T] [--body B] [--url URL] [--topic T] [--tags a,b] [--force]",
     "Edit an article (opens a pre-filled form when you give no changes).",
     examples=('kb edit 12 --body "New answer text"', "kb edit 12"),
 )
 def kb_edit(ctx: Context, args: list[str]) -> CommandResult:
     """Apply inline changes, or return a modal pre-filled with the current text."""
-    positional, flags = parse_flags(args, valued=FIELD_FLAGS)
+    positional, flags = parse_flags(args, valued=FIELD_FLAGS, switches={"force"})
     article_id = _id(positional)
     if len(positional) > 1:
         raise UsageError('Give changes as options, e.g. --body "..." (quote multi-word values).')
     art = ctx.app.kb.get(article_id)
-    if not flags:
+    if not set(flags) - {"force"}:
         return CommandResult(
             ok=True,
             title=f"Edit article #{article_id}",
@@ -135,6 +157,9 @@ def kb_edit_form(ctx: Context, args: list[str], values: dict[str, str]) -> Comma
 
 def _edit(ctx: Context, article_id: int, values: dict[str, Any]) -> CommandResult:
     before = ctx.app.kb.get(article_id)
+    values = dict(values)
+    merged = {"title": before.title, "body": before.body, "url": before.url or "", **values}
+    _refuse_unsafe(ctx, merged, "save")
     changes = _fields(values)
     after = ctx.app.kb.edit_article(article_id, actor=ctx.actor, **changes)
     if after.version == before.version:

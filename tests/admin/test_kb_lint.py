@@ -25,3 +25,18 @@ def test_clean_candidate_is_approved_and_bad_domains_refused(app) -> None:
     assert run_command(app, STAFF, f"kb approve {cand.id} --as-is").ok
     bad = run_command(app, ADMIN, "kb domains not_a_domain")
     assert not bad.ok and "Not a domain" in bad.text
+
+
+def test_chat_kb_add_and_edit_are_linted_like_imports(app) -> None:
+    held = run_command(app, ADMIN, f'kb add "Password help" "{POISON}"')
+    assert not held.ok and "instruction" in held.text and "--force" in held.text
+    assert not [a for a in app.kb.list() if POISON in a.body]
+    clean = run_command(app, ADMIN, 'kb add "Invoices" "Open Billing, then Invoices."')
+    assert clean.ok, clean.text
+    art_id = dict(clean.fields)["ID"]
+    edit = run_command(app, ADMIN, f'kb edit {art_id} --body "{POISON}"')
+    assert not edit.ok and "instruction" in edit.text
+    assert POISON not in app.kb.get(int(art_id)).body
+    forced = run_command(app, ADMIN, f'kb add "Password help" "{POISON}" --force')
+    assert forced.ok, forced.text
+    assert [a for a in app.kb.list() if POISON in a.body]
