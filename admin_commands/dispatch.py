@@ -18,6 +18,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     outbox_cmd,
     persona,
     privacy_cmd,
+    review_cmd,
     scope_routes,
     stats_cmd,
     thresholds,

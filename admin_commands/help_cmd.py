@@ -15,6 +15,7 @@ FAMILIES = {
     "channel": "Channels",
     "persona": "Persona",
     "stats": "Stats",
+    "review": "Improvement loop (trace, review, gaps)",
     "audit": "Audit",
     "outbox": "Outbox (undelivered messages)",
     "access": "Access",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError
 from admin_commands.registry import Context, command
+from bot.improve.review import cause_counts
 from bot.monitoring.charts import render_lines, trend_data
 from bot.monitoring.periods import parse_period
 from bot.monitoring.scorecard import SEGMENTS, SERIES, compute_report, scorecard, segment_name
@@ -135,6 +137,7 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
         *assist_fields(stats["csat_by_assist"]),
         ("Median first staff reply", format_duration(stats["median_first_reply_s"])),
         ("Median time to resolution", format_duration(stats["median_resolution_s"])),
+        ("Review causes", review_line(ctx.app.engine, days)),
     ]
     table = None
     if by and stats["groups"]:
@@ -155,6 +158,12 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
         image_png=png,
         image_name=f"deskhand-stats-{days}d.png",
     )
+
+
+def review_line(engine: Any, days: int) -> str:
+    """Root causes tagged in review during the period, e.g. "knowledge-missing 3, correct 5"."""
+    counts = cause_counts(engine, utcnow() - timedelta(days=days))
+    return ", ".join(f"{cause} {n}" for cause, n in counts.items()) or "none tagged"
 
 
 def trend_command(ctx: Context, req: StatsRequest) -> CommandResult:

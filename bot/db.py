@@ -48,6 +48,7 @@ ADDED_COLUMNS = [
     ("outboxitem", "thread_key", "VARCHAR NOT NULL DEFAULT ''"),
     ("issuetype", "escalate", "BOOLEAN NOT NULL DEFAULT false"),
     ("decision", "language", "VARCHAR NOT NULL DEFAULT ''"),
+    ("decision", "hits", "VARCHAR NOT NULL DEFAULT '[]'"),
 ]
 
 

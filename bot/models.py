@@ -77,6 +77,7 @@ class Decision(SQLModel, table=True):
     shadow: bool = False
     bot_version: str = ""  # short hash of the effective configuration (bot.monitoring.version)
     member_tier: str = ""  # "vip", a role tier from settings, or "" (standard)
+    hits: str = "[]"  # JSON: the retrieved articles [{article_id, title, score}], for the trace
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -226,3 +227,17 @@ class InboxEvent(SQLModel, table=True):
     error: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewTag(SQLModel, table=True):
+    """A reviewer's verdict on one conversation: the root cause, a note and an optional fix."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    decision_id: int | None = None  # the decision the verdict is about (the last bot answer)
+    cause: str = Field(index=True)  # bot.improve.review.CAUSES, or "skipped"
+    note: str = ""
+    fix: str = "{}"  # JSON, e.g. {"article_id": 7} = the article that should have answered
+    queue_reason: str = ""  # why the queue served it (not_helpful, low_margin, ...)
+    reviewer: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -282,6 +282,7 @@ class SupportService:
                 shadow=shadow,
                 **(labels or {}),
                 language=str(out.get("language") or ""),
+                hits=trace_hits(hits),
             )
             session.add(decision)
             session.add(
@@ -451,6 +452,20 @@ class SupportService:
                 row.status, row.updated_at = status, utcnow()
                 session.add(row)
                 session.commit()
+
+
+def trace_hits(hits: list[dict[str, Any]], keep: int = 5) -> str:
+    """The retrieved articles as compact JSON, so a trace shows what the bot saw."""
+    return json.dumps(
+        [
+            {
+                "article_id": h.get("article_id"),
+                "title": str(h.get("title", ""))[:120],
+                "score": round(float(h.get("score") or 0.0), 4),
+            }
+            for h in hits[:keep]
+        ]
+    )
 
 
 def storable_message(msg: IncomingMessage) -> IncomingMessage:

@@ -1,0 +1,1 @@
+"""The improvement loop: decision traces, the review queue, knowledge gaps, regression cases."""
