@@ -20,7 +20,7 @@ from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.runtime_settings import SettingsStore
 from bot.scope import ScopeStore
-from bot.self_calibration import DomainBuilder, kb_stamp, self_calibrate
+from bot.self_calibration import CalibrationJob, DomainBuilder, kb_stamp, self_calibrate
 from bot.service import SupportService
 from graph.builder import build_graph
 from graph.deps import GraphDeps
@@ -73,6 +73,8 @@ class Deskhand:
         self.domain_builder = DomainBuilder(self)
         self._lock = threading.Lock()
         self.repair_report = self.kb.repair()
+        self.calibration_job = CalibrationJob(self)
+        self.kb.on_added.append(self.calibration_job.start)
         self.service = SupportService(
             self.engine, self.graph, self.graph_deps, self.settings, self.desk
         )
@@ -86,6 +88,7 @@ class Deskhand:
             from bot.llm.setup import enable_llm
 
             enable_llm(self)
+        self.calibration_job.start()  # an imported but never calibrated KB: now, not on a message
 
     # ---- graph dependencies ---------------------------------------------------------------------
     def graph_deps(self) -> GraphDeps:
@@ -105,13 +108,14 @@ class Deskhand:
         )
 
     def _refresh_domain(self) -> None:
-        """Rebuild the domain model when articles change; calibrate once if never calibrated."""
+        """Rebuild the domain model when articles change (calibration runs at import/start-up)."""
         stamp = kb_stamp(self)
         if stamp == self._kb_stamp:
             return
+        if self.calibration_job.needed():
+            self.calibration_job.start()  # only if start-up and import both missed it
+        self.calibration_job.wait()  # normally finished long before the first member writes
         with self._lock:
-            if not self.settings.get("calibration") and stamp[0]:
-                self_calibrate(self, actor="first use")
             self._domain = self.domain_builder.build()[0] if stamp[0] else None
             self._help_topics = self.help_topics()
             self._kb_stamp = stamp
@@ -177,6 +181,7 @@ class Deskhand:
         if not self.kb.list():
             report = import_path(self.kb, SAMPLE_DIR / "articles", progress=progress)
             result["articles"] = report.added
+            self.calibration_job.wait()  # calibrated as part of the import
         if not self.scope.all():
             imported = self.scope.import_file(SAMPLE_DIR / "scope.yaml", actor="sample")
             result["issue_types"] = imported.in_scope + imported.out_of_scope

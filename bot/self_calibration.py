@@ -3,6 +3,8 @@ for a target wrong-answer rate with no labelled data (see graph.domain for how).
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from knowledge.synth import article_phrasings
 MAX_ARTICLES_FOR_PHRASINGS = 3000  # above this, titles only (their vectors are in the index)
 MAX_ARTICLES_TO_CALIBRATE = 3000  # calibration runs ~700 searches; bigger KBs keep the defaults
 TARGET_WRONG = 0.02
+log = logging.getLogger(__name__)
 
 
 def kb_stamp(app: Any) -> tuple[int, str]:
@@ -77,6 +80,56 @@ def self_calibrate(app: Any, target_wrong: float = TARGET_WRONG, actor: str = "i
         result = {**cal.as_dict(), "articles": count, "at": utcnow().isoformat()}
     app.settings.record("calibration", {**result, "by": actor})
     return result
+
+
+class CalibrationJob:
+    """Self-calibrates a never-calibrated knowledge base in the background, at start-up or right
+    after articles arrive, so the first member's message does not pay for it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._thread: threading.Thread | None = None
+        self._again = False
+        self._guard = threading.Lock()
+
+    def needed(self) -> bool:
+        """Articles exist and nothing has been calibrated for them yet."""
+        return not self.app.settings.get("calibration") and kb_stamp(self.app)[0] > 0
+
+    def start(self) -> None:
+        """Calibrate in a background thread if needed (again after it, if articles keep coming)."""
+        with self._guard:
+            if self._thread is not None:
+                self._again = True
+                return
+            if not self.needed():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="deskhand-calibrate", daemon=True
+            )
+            self._thread.start()
+
+    def wait(self) -> None:
+        """Block until a running calibration has finished (no-op when none runs)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        count = -1
+        while True:
+            try:
+                now = kb_stamp(self.app)[0]
+                if now != count and (count >= 0 or self.needed()):
+                    count = now
+                    self.app.recalibrate(actor="start-up")  # also embeds the phrasings, cached
+            except Exception:  # a failed calibration leaves the product defaults in use
+                log.exception("background self-calibration failed")
+            with self._guard:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
 
 
 def describe(cal: dict[str, Any]) -> str:

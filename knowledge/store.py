@@ -64,6 +64,7 @@ class KnowledgeBase:
         self.index = index
         self.embedder = embedder
         self.retriever = HybridRetriever(index, embedder)
+        self.on_added: builtins.list[Callable[[], None]] = []  # told after new articles commit
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, article_id: int) -> Article:
@@ -137,6 +138,8 @@ class KnowledgeBase:
             for art in arts:
                 s.add(self._snapshot(art, actor, "create"))
             self.index.upsert_articles(arts)
+        for listener in self.on_added:
+            listener()
         return arts
 
     def edit_article(self, article_id: int, actor: str = "", **changes: Any) -> Article:

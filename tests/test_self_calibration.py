@@ -69,3 +69,37 @@ def test_unseen_help_center_calibrates_and_answers_the_one_clear_match(tmp_path,
     assert ask(2, "tell me a joke").route == "decline"
     assert ask(3, "can you recommend a pizza place?").route == "decline"
     app.engine.dispose()
+
+
+def test_an_import_calibrates_before_any_member_writes(tmp_path, embedder) -> None:
+    """The import starts calibration; the first message finds it done and does not redo it."""
+    from knowledge.ingest import import_path
+
+    app = make_app(tmp_path / "home", embedder, sample=False)
+    assert not app.settings.get("calibration")
+    import_path(app.kb, write_kb(tmp_path / "kb"))
+    app.calibration_job.wait()
+    picked = app.settings.get("calibration")
+    assert picked["articles"] == 5 and picked["by"] == "start-up"
+    msg = IncomingMessage("console", "help", "c1", "c1", "where is my parcel?", Member("c1"))
+    app.service.handle(msg)
+    assert app.settings.get("calibration")["at"] == picked["at"]  # not recalibrated on a message
+    app.engine.dispose()
+
+
+def test_start_up_calibrates_a_knowledge_base_that_never_was(tmp_path, embedder) -> None:
+    """Articles from before self-calibration existed: the bot calibrates them when it starts."""
+    from bot.app import Deskhand
+    from bot.config import Config
+    from knowledge.ingest import import_path
+
+    old = make_app(tmp_path / "home", embedder, sample=False)
+    old.kb.on_added.clear()  # as a version without import-time calibration would leave it
+    import_path(old.kb, write_kb(tmp_path / "kb"))
+    old.engine.dispose()
+    assert not old.settings.get("calibration")
+
+    app = Deskhand(Config(home=str(tmp_path / "home")), embedder=embedder)
+    app.calibration_job.wait()
+    assert app.settings.get("calibration")["articles"] == 5
+    app.engine.dispose()

@@ -93,6 +93,7 @@ def run_outcomes(
         report = import_path(app.kb, Path(faq))
         if report.errors:
             raise ValueError("; ".join(report.errors))
+        app.calibration_job.wait()  # self-calibrated at import, as `deskhand kb import` does
         ext = {a.id: a.external_id for a in app.kb.list()}
         for i, (text, gold) in enumerate(rows):
             msg = IncomingMessage(
@@ -279,6 +280,7 @@ def run_dialogues(
         report = import_path(app.kb, Path(faq))
         if report.errors:
             raise ValueError("; ".join(report.errors))
+        app.calibration_job.wait()
         ext = {a.id: a.external_id for a in app.kb.list()}
         turn = iter(range(10**9))
 
