@@ -8,6 +8,7 @@ from admin_commands.registry import REGISTRY, Context, command
 
 FAMILIES = {
     "help": "Help",
+    "tickets": "Tickets (the staff desk)",
     "kb": "Knowledge base",
     "threshold": "Confidence thresholds",
     "scope": "Scope",

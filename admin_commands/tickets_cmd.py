@@ -77,6 +77,7 @@ def tickets_list(ctx: Context, args: list[str]) -> CommandResult:
     "One ticket's card and history; transfer it to another team, or correct its issue type.",
     role="staff",
     examples=("ticket 12", "ticket 12 transfer billing", "ticket 12 type billing"),
+    family="tickets",
 )
 def ticket_cmd(ctx: Context, args: list[str]) -> CommandResult:
     """Show, transfer or retype one ticket."""

@@ -216,3 +216,11 @@ def test_member_cannot_use_ticket_tools(app) -> None:
     assert app.desk.get(reply.ticket_id).issue_type != "billing"
     console = run_command(app, Caller("console", "cli"), "tickets")
     assert console.table[0][-1] == "Platform"
+
+
+def test_help_groups_the_ticket_commands_for_staff(app) -> None:
+    staff = run_command(app, STAFF, "help tickets")
+    assert staff.ok and "`tickets [open|unclaimed|mine|all]`" in staff.text
+    assert "ticket ID transfer TEAM|#channel" in staff.text
+    assert "/deskhand ticket 12 type billing" in staff.text
+    assert "ticket ID" not in run_command(app, MEMBER, "help").text
