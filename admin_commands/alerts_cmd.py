@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
@@ -16,6 +16,9 @@ from bot.monitoring.charts import render_lines
 from bot.monitoring.detectors import DEFAULT_THRESHOLDS
 from bot.monitoring.periods import parse_period
 from knowledge.models import utcnow
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 PLATFORMS = ("slack", "discord")
 MUTE_KINDS = (
@@ -34,7 +37,7 @@ MUTE_KINDS = (
 )
 
 
-def alert_posts(app: Any, platform: str) -> list[tuple[int, str, CommandResult]]:
+def alert_posts(app: Deskhand, platform: str) -> list[tuple[int, str, CommandResult]]:
     """(alert id, channel, result) for every alert this platform still has to post."""
     posts = []
     for msg in pending_messages(app, platform):

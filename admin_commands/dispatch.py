@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -33,23 +33,28 @@ from bot.desk import DeskError
 from bot.scope import ScopeError
 from knowledge.errors import KnowledgeError
 
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
+
 log = logging.getLogger(__name__)
 ROLE_NAMES = {"admin": "admins", "staff": "staff and admins", "member": "everyone"}
 
 
-def run_command(app: Any, caller: Caller, text: str) -> CommandResult:
+def run_command(app: Deskhand, caller: Caller, text: str) -> CommandResult:
     """Run one `/deskhand` command line (everything after `/deskhand`)."""
     return _guarded(app, caller, text, None)
 
 
 def run_command_form(
-    app: Any, caller: Caller, command: str, values: dict[str, str]
+    app: Deskhand, caller: Caller, command: str, values: dict[str, str]
 ) -> CommandResult:
     """Run the command behind a submitted modal (ModalSpec.command) with its field values."""
     return _guarded(app, caller, command, dict(values or {}))
 
 
-def _guarded(app: Any, caller: Caller, text: str, values: dict[str, str] | None) -> CommandResult:
+def _guarded(
+    app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None
+) -> CommandResult:
     """Turn every failure into a private result with a reason; log unexpected ones."""
     try:
         return _run(app, caller, text or "", values)
@@ -63,7 +68,7 @@ def _guarded(app: Any, caller: Caller, text: str, values: dict[str, str] | None)
         )
 
 
-def _run(app: Any, caller: Caller, text: str, values: dict[str, str] | None) -> CommandResult:
+def _run(app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None) -> CommandResult:
     try:
         words = tokenize(text)
     except UsageError as exc:
@@ -123,7 +128,7 @@ def _unknown(words: list[str], role: str) -> CommandResult:
     )
 
 
-def _refuse(app: Any, caller: Caller, role: str, command: Command, text: str) -> CommandResult:
+def _refuse(app: Deskhand, caller: Caller, role: str, command: Command, text: str) -> CommandResult:
     """Say why, privately, and log the refusal in the audit trail."""
     try:
         with Session(app.engine) as session:

@@ -5,10 +5,13 @@ The rule itself lives in bot.policy (one rule for commands, buttons and staff th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from admin_commands.contracts import Caller, Role
 from bot.policy import RANK, Actor, at_least
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 
 def actor_of(caller: Caller) -> Actor:
@@ -22,7 +25,7 @@ def actor_of(caller: Caller) -> Actor:
     )
 
 
-def role_of(app: Any, caller: Caller) -> Role:
+def role_of(app: Deskhand, caller: Caller) -> Role:
     """The caller's role from config (env) and chat-granted settings; console is always admin."""
     if caller.platform == "console":
         return "admin"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from admin_commands.contracts import Caller, CommandResult
 from bot.audit import record_audit
 from bot.models import AuditEntry
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 Handler = Callable[["Context", list[str]], CommandResult]
 FormHandler = Callable[["Context", list[str], dict[str, str]], CommandResult]
@@ -21,7 +24,7 @@ FormHandler = Callable[["Context", list[str], dict[str, str]], CommandResult]
 class Context:
     """Everything a handler needs: the app, who called, their role and the matched command."""
 
-    app: Any
+    app: Deskhand
     caller: Caller
     role: str
     command: Command

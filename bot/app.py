@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -23,12 +23,18 @@ from bot.scope import ScopeStore
 from bot.self_calibration import CalibrationJob, DomainBuilder, kb_stamp, self_calibrate
 from bot.service import SupportService
 from graph.builder import build_graph
-from graph.deps import GraphDeps
+from graph.classifier import EmbeddingClassifier
+from graph.deps import ClarifierHook, GraphDeps, HandoffAnalystHook, ScopeEntry
+from graph.domain import DomainModel
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
-from knowledge.contracts import Hit
+from graph.interfaces import Answerer, Summariser
+from knowledge.contracts import Embedder, Hit
 from knowledge.embeddings import get_embedder
 from knowledge.index import LanceIndex
 from knowledge.store import KnowledgeBase
+
+if TYPE_CHECKING:  # the LLM stack loads only when DESKHAND_LLM is set
+    from bot.llm.setup import LlmRuntime
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -48,7 +54,7 @@ class KbRetriever:
 class Deskhand:
     """The running application: every adapter and CLI command goes through one of these."""
 
-    def __init__(self, config: Config | None = None, embedder: Any | None = None) -> None:
+    def __init__(self, config: Config | None = None, embedder: Embedder | None = None) -> None:
         self.config = config or load_config()
         self.engine = make_engine(self.config.db_url)
         self.embedder = embedder or get_embedder(self.config.embedder)
@@ -62,14 +68,18 @@ class Deskhand:
         self.escalations = EscalationSteps(self.engine)
         self.checkpointer = make_checkpointer(self.config)
         self.graph = build_graph(self.checkpointer)
-        self.answerer: Any = ExtractiveAnswerer()
-        self.summariser: Any = ExtractiveSummariser()
-        self.clarifier: Any = None
-        self.handoff_analyst: Any = None
-        self._classifier: Any = None
-        self._scope_stamp: tuple | None = None
-        self._kb_stamp: tuple | None = None
-        self._domain: Any = None
+        # The LLM parts: extractive until enable_llm (bot.llm.setup) swaps them and sets `llm`.
+        self.answerer: Answerer = ExtractiveAnswerer()
+        self.summariser: Summariser = ExtractiveSummariser()
+        self.clarifier: ClarifierHook | None = None
+        self.handoff_analyst: HandoffAnalystHook | None = None
+        self.llm: LlmRuntime | None = None
+        self._classifier: EmbeddingClassifier | None = None
+        self._scope_entries: dict[str, ScopeEntry] = {}
+        self._help_topics: list[str] = []
+        self._scope_stamp: tuple[Any, ...] | None = None
+        self._kb_stamp: tuple[int, str] | None = None
+        self._domain: DomainModel | None = None
         self.domain_builder = DomainBuilder(self)
         self._lock = threading.Lock()
         self.repair_report = self.kb.repair()
@@ -147,8 +157,6 @@ class Deskhand:
 
     def retrain(self) -> str:
         """Train the issue-type classifier on the scope's example phrasings (cached by fingerprint)."""
-        from graph.classifier import EmbeddingClassifier
-
         self._scope_entries = self.scope.entries()
         examples, out_labels = self.scope.training_examples()
         if len({label for _, label in examples}) < 2:

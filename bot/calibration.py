@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -14,6 +14,9 @@ from sqlmodel import Session, col, select
 from bot.models import Decision
 from graph.state import DEFAULT_THRESHOLDS
 from knowledge.models import utcnow
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 # First reasons written by graph.routing.decide that depend on the confidence thresholds; every
 # other reason (hard triggers, out of scope, handoff types, button presses, empty, no match,
@@ -134,7 +137,9 @@ def labelled_history(engine: Engine, days: int = 90) -> list[tuple[Decision, boo
         return [(d, f.kind == "helpful") for d, f in rows]
 
 
-def calibrate_from_history(app: Any, target_wrong: float = 0.02, days: int = 90) -> dict[str, Any]:
+def calibrate_from_history(
+    app: Deskhand, target_wrong: float = 0.02, days: int = 90
+) -> dict[str, Any]:
     """Pick the lowest answer threshold whose replayed wrong-answer rate stays within target."""
     labelled = [(d, ok) for d, ok in labelled_history(app.engine, days) if threshold_dependent(d)]
     current = app.settings.thresholds()

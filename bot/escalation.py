@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,9 @@ from sqlmodel import Session, col, select
 from bot.models import EscalationStep, Message, OutboxItem, Ticket
 from bot.outbox import Outbox, staff_key
 from knowledge.models import utcnow
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 STEPS = ("decided", "card_intent", "card_recorded", "transcript_posted", "member_told")
@@ -116,7 +119,7 @@ def member_notice(engine: Engine, ticket: Ticket) -> str:
     return text or "I've passed this to the team; a person will reply here."
 
 
-def repair(app: Any, platform: str, older_than_s: float = REPAIR_AFTER_S) -> dict[str, Any]:
+def repair(app: Deskhand, platform: str, older_than_s: float = REPAIR_AFTER_S) -> dict[str, Any]:
     """Re-queue every half-done escalation of a platform into the outbox; report what it did.
 
     Runs when an adapter starts and from `deskhand repair`. Relays need no pass of their own:
@@ -159,6 +162,6 @@ def repair(app: Any, platform: str, older_than_s: float = REPAIR_AFTER_S) -> dic
     return {"platform": platform, "escalations_requeued": queued, "relays_waiting": in_flight}
 
 
-def is_staff_channel(app: Any, platform: str, channel: str) -> bool:
+def is_staff_channel(app: Deskhand, platform: str, channel: str) -> bool:
     """The configured escalation channel, or any channel a ticket's card was routed to."""
     return bool(app.policy.is_staff_channel(platform, channel))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func
@@ -17,13 +17,16 @@ from graph.routing import confidence_of
 from knowledge.models import Article, utcnow
 from knowledge.synth import article_phrasings
 
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
+
 MAX_ARTICLES_FOR_PHRASINGS = 3000  # above this, titles only (their vectors are in the index)
 MAX_ARTICLES_TO_CALIBRATE = 3000  # calibration runs ~700 searches; bigger KBs keep the defaults
 TARGET_WRONG = 0.02
 log = logging.getLogger(__name__)
 
 
-def kb_stamp(app: Any) -> tuple[int, str]:
+def kb_stamp(app: Deskhand) -> tuple[int, str]:
     """Changes whenever an article is added, edited or removed."""
     with Session(app.engine) as session:
         count, latest = session.exec(select(func.count(), func.max(Article.updated_at))).one()
@@ -33,7 +36,7 @@ def kb_stamp(app: Any) -> tuple[int, str]:
 class DomainBuilder:
     """Builds the domain model, re-embedding only phrasings it has not seen before."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Deskhand) -> None:
         self.app = app
         self._vectors: dict[str, np.ndarray] = {}
         self._background = load_background()
@@ -62,7 +65,9 @@ class DomainBuilder:
         return model, sources
 
 
-def self_calibrate(app: Any, target_wrong: float = TARGET_WRONG, actor: str = "import") -> dict:
+def self_calibrate(
+    app: Deskhand, target_wrong: float = TARGET_WRONG, actor: str = "import"
+) -> dict:
     """Pick domain_margin and the answer threshold for this KB and store them as the defaults."""
     model, sources = app.domain_builder.build()
     count, _ = kb_stamp(app)
@@ -86,7 +91,7 @@ class CalibrationJob:
     """Self-calibrates a never-calibrated knowledge base in the background, at start-up or right
     after articles arrive, so the first member's message does not pay for it."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Deskhand) -> None:
         self.app = app
         self._thread: threading.Thread | None = None
         self._again = False

@@ -8,6 +8,10 @@ from typing import Any
 
 from graph.interfaces import Answerer, Classifier, Retriever, Summariser
 
+# LLM hooks: (query, option labels, persona) -> clarifying text; (transcript, record) -> notes.
+ClarifierHook = Callable[[str, list[str], dict[str, Any]], str]
+HandoffAnalystHook = Callable[[list[dict], dict[str, Any]], dict[str, Any]]
+
 
 @dataclass
 class ScopeEntry:
@@ -30,8 +34,8 @@ class GraphDeps:
     summariser: Summariser
     classifier: Classifier | None = None
     scope: dict[str, ScopeEntry] = field(default_factory=dict)
-    clarifier: Callable[[str, list[str], dict[str, Any]], str] | None = None
-    handoff_analyst: Callable[[list[dict], dict[str, Any]], dict[str, Any]] | None = None
+    clarifier: ClarifierHook | None = None
+    handoff_analyst: HandoffAnalystHook | None = None
     retrieve_k: int = 5
     domain: Any = None  # graph.domain.DomainModel: declines what is far from this help center
     help_topics: list[str] = field(default_factory=list)  # what the bot can help with, for replies

@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app import SAMPLE_DIR
 from bot.contracts import IncomingMessage, Member
 
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
+
 _run = itertools.count()
 
 
-def evaluate_sample(app: Any, path: Path | None = None) -> dict[str, Any]:
+def evaluate_sample(app: Deskhand, path: Path | None = None) -> dict[str, Any]:
     """Route accuracy, wrong answers and per-line misses on bot/sample/eval.jsonl."""
     path = path or SAMPLE_DIR / "eval.jsonl"
     rows = [

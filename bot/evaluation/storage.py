@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.contracts import IncomingMessage, Member
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 
 def thread_checkpoint_bytes(saver: Any, thread_id: str) -> int:
@@ -26,7 +29,7 @@ def thread_checkpoint_bytes(saver: Any, thread_id: str) -> int:
     return int(ckpt) + int(writes)
 
 
-def answerable(app: Any, questions: list[str], want: int = 12) -> list[str]:
+def answerable(app: Deskhand, questions: list[str], want: int = 12) -> list[str]:
     """Questions the bot answers (not escalates), probed one per fresh thread."""
     found: list[str] = []
     for i, text in enumerate(questions):
@@ -39,7 +42,7 @@ def answerable(app: Any, questions: list[str], want: int = 12) -> list[str]:
 
 
 def checkpoint_growth(
-    app: Any, questions: list[str], messages: int = 120, marks: tuple[int, ...] = ()
+    app: Deskhand, questions: list[str], messages: int = 120, marks: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     """Send `messages` answerable questions into ONE thread; checkpoint bytes at each mark."""
     texts = answerable(app, questions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
@@ -18,12 +18,15 @@ from graph.interfaces import AnswerDraft, Persona
 from knowledge.contracts import Hit
 from knowledge.models import utcnow
 
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
+
 log = logging.getLogger(__name__)
 ASSIST_USES = ("sent", "edited", "ignored")
 ASSIST_K = 5
 
 
-def suggest_reply(app: Any, ticket_id: int) -> dict[str, Any]:
+def suggest_reply(app: Deskhand, ticket_id: int) -> dict[str, Any]:
     """Draft a reply for staff from kb.search over the ticket's question; stored on the ticket.
 
     Uses the model when LLM mode is on (one call, validated like member answers); otherwise, or
@@ -50,7 +53,7 @@ def suggest_reply(app: Any, ticket_id: int) -> dict[str, Any]:
 
 
 def record_assist_use(
-    app: Any, ticket_id: int, used: str, staff_id: str = "", final_text: str = ""
+    app: Deskhand, ticket_id: int, used: str, staff_id: str = "", final_text: str = ""
 ) -> dict[str, Any]:
     """Remember whether staff sent, edited or ignored the suggestion, so CSAT can be split by it."""
     if used not in ASSIST_USES:
@@ -62,11 +65,11 @@ def record_assist_use(
 
 
 def _draft(
-    app: Any, ticket: Ticket, question: str, hits: list[Hit], persona: Persona
+    app: Deskhand, ticket: Ticket, question: str, hits: list[Hit], persona: Persona
 ) -> tuple[AnswerDraft, str]:
     if not hits:
         return AnswerDraft(text="", grounded=False), "no knowledge match"
-    llm = getattr(app, "llm", None)
+    llm = app.llm
     if llm is not None:
         transcript = json.loads(ticket.transcript or "[]")
         messages = assist_messages(question, transcript, hits, persona)
@@ -93,7 +96,7 @@ def _draft(
     return ExtractiveAnswerer().answer(question, hits, persona, "neutral"), ""
 
 
-def _persona(app: Any) -> Persona:
+def _persona(app: Deskhand) -> Persona:
     try:
         raw = app.settings.persona() or {}
     except Exception:
@@ -101,7 +104,7 @@ def _persona(app: Any) -> Persona:
     return Persona(**{k: v for k, v in raw.items() if k in Persona.__dataclass_fields__})
 
 
-def _merge_extra(app: Any, ticket_id: int, update: dict[str, Any]) -> dict[str, Any]:
+def _merge_extra(app: Deskhand, ticket_id: int, update: dict[str, Any]) -> dict[str, Any]:
     """Merge keys into Ticket.extra (JSON) in one short transaction."""
     with Session(app.engine) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -115,7 +118,7 @@ def _merge_extra(app: Any, ticket_id: int, update: dict[str, Any]) -> dict[str, 
         return extra
 
 
-def classify_staff_reply(app: Any, ticket_id: int, staff_text: str) -> str | None:
+def classify_staff_reply(app: Deskhand, ticket_id: int, staff_text: str) -> str | None:
     """After a suggestion, was the staff's own reply an edit of it or a fresh one? None if no draft.
 
     Records the verdict (once per ticket) so CSAT can be compared by how much AI was used.

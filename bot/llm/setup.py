@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.llm.answerer import LlmAnswerer
@@ -13,6 +13,9 @@ from bot.llm.handoff import HandoffNotes, LlmHandoffAnalyst, LlmSummariser
 from bot.llm.recorder import LlmRecorder
 from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
 from knowledge.errors import SetupError
+
+if TYPE_CHECKING:  # bot.app imports this module
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 1
@@ -85,7 +88,7 @@ def build_chat_model(config: Config) -> Any:
         ) from exc
 
 
-def enable_llm(app: Any, model: Any = None, name: str | None = None) -> LlmRuntime:
+def enable_llm(app: Deskhand, model: Any = None, name: str | None = None) -> LlmRuntime:
     """Swap in the LLM answerer, summariser, clarifier and analyst; classification stays local.
 
     `model` lets tests (and embedders of Deskhand) pass any LangChain chat model directly.
@@ -93,12 +96,13 @@ def enable_llm(app: Any, model: Any = None, name: str | None = None) -> LlmRunti
     config: Config = app.config
     chat_model = model if model is not None else build_chat_model(config)
     label = name or config.llm or getattr(chat_model, "model_name", "") or "llm"
-    recorder = LlmRecorder(getattr(app, "engine", None), label)
+    recorder = LlmRecorder(app.engine, label)
     notes = HandoffNotes(chat_model, recorder)
     app.answerer = LlmAnswerer(chat_model, fallback=ExtractiveAnswerer(), recorder=recorder)
     app.summariser = LlmSummariser(notes, fallback=ExtractiveSummariser())
     app.clarifier = LlmClarifier(chat_model, recorder)
     app.handoff_analyst = LlmHandoffAnalyst(notes)
-    app.llm = LlmRuntime(chat_model, recorder, notes, label)
+    runtime = LlmRuntime(chat_model, recorder, notes, label)
+    app.llm = runtime
     log.info("LLM mode on: %s (timeout %.0fs)", label, float(config.llm_timeout_s or 20.0))
-    return app.llm
+    return runtime

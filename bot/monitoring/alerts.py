@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -22,6 +22,9 @@ from bot.monitoring.detectors import DEFAULT_THRESHOLDS, Alert, DetectInput, det
 from bot.monitoring.facts import load_window, utc
 from bot.monitoring.hours import BusinessHours
 from knowledge.models import utcnow
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 POST_WINDOW = timedelta(hours=24)  # older unposted alerts are not posted late
@@ -83,7 +86,7 @@ def detect(engine: Engine, now: datetime, cfg: dict[str, Any], hours: BusinessHo
     return detect_all(DetectInput(now, window.facts, cfg["thresholds"], engine, hours))
 
 
-def run_checks(app: Any, now: datetime | None = None, record: bool = True) -> list[Alert]:
+def run_checks(app: Deskhand, now: datetime | None = None, record: bool = True) -> list[Alert]:
     """Run the detectors now; record the admitted alerts (deduplicated) and return them."""
     now = utc(now) or utcnow()
     cfg = alert_settings(app.settings.get("alerts"))
@@ -155,7 +158,9 @@ def alert_message(event: AlertEvent, channel: str, mention: str = "") -> AlertMe
     )
 
 
-def pending_messages(app: Any, platform: str, now: datetime | None = None) -> list[AlertMessage]:
+def pending_messages(
+    app: Deskhand, platform: str, now: datetime | None = None
+) -> list[AlertMessage]:
     """Recorded alerts this platform has not posted yet (last 24 h), oldest first."""
     now = utc(now) or utcnow()
     cfg = alert_settings(app.settings.get("alerts"))
@@ -181,7 +186,7 @@ def pending_messages(app: Any, platform: str, now: datetime | None = None) -> li
     ]
 
 
-def mark_posted(app: Any, event_id: int, platform: str) -> None:
+def mark_posted(app: Deskhand, event_id: int, platform: str) -> None:
     """Remember that this platform delivered the alert."""
     with Session(app.engine) as session:
         event = session.get(AlertEvent, event_id)

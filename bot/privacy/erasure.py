@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import Engine
@@ -25,6 +25,9 @@ from bot.models import (
     Ticket,
 )
 from knowledge.models import KbCandidate, utcnow
+
+if TYPE_CHECKING:  # bot.app imports the core modules
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 ERASED = "[erased]"
@@ -223,7 +226,7 @@ _last_purge: dict[str, float] = {}
 PURGE_EVERY_S = 24 * 3600
 
 
-def daily_purge(app: Any, now: float | None = None) -> dict[str, int] | None:
+def daily_purge(app: Deskhand, now: float | None = None) -> dict[str, int] | None:
     """Run the retention purge at most once a day per database; the adapters' loops call this."""
     import time
 
@@ -233,7 +236,7 @@ def daily_purge(app: Any, now: float | None = None) -> dict[str, int] | None:
         return None
     _last_purge[key] = now
     days = int(app.settings.get("retention_days") or 0)
-    counts = purge_older_than(app.engine, days, getattr(app, "checkpointer", None))
+    counts = purge_older_than(app.engine, days, app.checkpointer)
     if counts.get("conversations"):
         log.info("retention purge (%s days): %s", days, counts)
     return counts
