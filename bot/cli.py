@@ -442,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.monitoring.cli import register as register_monitoring
 
     register_monitoring(sub)
+    from bot.improve.cli import register as register_improve
+
+    register_improve(sub)
 
     p = sub.add_parser("run", help="connect to a chat platform")
     p.add_argument("platform", choices=["slack", "discord"])

@@ -1,0 +1,107 @@
+"""`gaps`: what members ask that the knowledge base does not answer, and `gaps draft N`."""
+
+from __future__ import annotations
+
+from admin_commands.contracts import CommandResult
+from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
+from admin_commands.registry import Context, command
+from bot.improve.gaps import DEFAULT_DAYS, GapsError, draft_gap, gaps_report
+
+MAX_LISTED = 10
+
+
+def _days(flags: dict) -> int:
+    return parse_int(str(flags.get("days", DEFAULT_DAYS)).rstrip("d"), "--days", 1, 365)
+
+
+@command(
+    "gaps",
+    "gaps [--days N]",
+    "Clusters of questions the bot could not answer or that got Not helpful (count, examples, "
+    "nearest article), articles never retrieved, issue types with no article, worst articles.",
+    role="staff",
+    examples=("gaps", "gaps --days 90"),
+    family="review",
+)
+def gaps_command(ctx: Context, args: list[str]) -> CommandResult:
+    """The gaps report as a table of clusters plus fields."""
+    positional, flags = parse_flags(args, valued={"days"})
+    if positional:
+        raise UsageError("`gaps` takes only --days (draft one with `gaps draft N`).")
+    days = _days(flags)
+    report = gaps_report(ctx.app.kb, days, embedder=ctx.app.embedder)
+    table = None
+    if report.clusters:
+        table = [["#", "Count", "Examples", "Nearest article", "Tickets"]]
+        for c in report.clusters[:MAX_LISTED]:
+            near = c.nearest_article
+            table.append(
+                [
+                    str(c.number),
+                    f"{c.count} ({c.not_helpful} not helpful)" if c.not_helpful else str(c.count),
+                    " / ".join(clip(e, 50) for e in c.examples),
+                    f"#{near['article_id']} {clip(near['title'], 30)} ({near['score']:.2f})"
+                    if near
+                    else "—",
+                    str(len(c.ticket_ids)),
+                ]
+            )
+    unused = report.unused_articles
+    worst = report.worst_articles
+    fields = [
+        (
+            f"Never retrieved in {days} days",
+            ", ".join(f"#{a['article_id']} {clip(a['title'], 30)}" for a in unused[:MAX_LISTED])
+            + (f" (+{len(unused) - MAX_LISTED} more)" if len(unused) > MAX_LISTED else "")
+            or "none",
+        ),
+        ("Issue types with no article", ", ".join(report.uncovered_issue_types) or "none"),
+        (
+            "Worst Not-helpful rate",
+            "; ".join(
+                f"#{w['article_id']} {clip(w['title'], 30)} {w['not_helpful']}/{w['answers']}"
+                for w in worst[:5]
+            )
+            or "none",
+        ),
+    ]
+    text = (
+        f"{report.questions} question(s) in the last {days} days went unanswered or got Not "
+        f"helpful, in {len(report.clusters)} cluster(s)."
+    )
+    if report.clusters:
+        text += " Draft an article from the staff answers: `/deskhand gaps draft N`."
+    return ctx.ok(f"Knowledge gaps, last {days} days", text, fields=fields, table=table)
+
+
+@command(
+    "gaps draft",
+    "gaps draft N [--days N]",
+    "Draft an article from the staff answers in gap N's tickets (a KB candidate to review).",
+    role="staff",
+    examples=("gaps draft 1",),
+    family="review",
+)
+def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
+    """Extractive draft → KB candidate (audited); reviewing it is `kb approve`."""
+    positional, flags = parse_flags(args, valued={"days"})
+    if len(positional) != 1:
+        raise UsageError("Give the gap number from `/deskhand gaps`, e.g. `gaps draft 1`.")
+    number = parse_int(positional[0], "N", 1, 1000)
+    try:
+        draft = draft_gap(ctx.app.kb, number, _days(flags), actor=ctx.caller.user_id)
+    except GapsError as exc:
+        raise CommandError(str(exc)) from exc
+    ctx.audit(
+        "gaps draft",
+        f"candidate:{draft.candidate_id}",
+        None,
+        {"title": draft.title, "tickets": draft.ticket_ids},
+    )
+    return ctx.ok(
+        "Article drafted",
+        f"Candidate **#{draft.candidate_id} {clip(draft.title, 80)}** drafted from tickets "
+        f"{', '.join(f'#{t}' for t in draft.ticket_ids)}. It is not published: review it with "
+        f"`/deskhand kb approve {draft.candidate_id}` (editable) or `kb reject`.\n\n"
+        f"{clip(draft.body, 1500)}",
+    )
