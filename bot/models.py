@@ -207,6 +207,23 @@ class AlertEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class AlertDelivery(SQLModel, table=True):
+    """One platform's delivery of one alert: claimed by one process (unique), posted once."""
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "platform", name="uq_alertdelivery_event_platform"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(index=True)
+    platform: str
+    status: str = "sending"  # sending | posted | failed | dead | duplicate
+    attempts: int = 0
+    error: str = ""
+    claimed_at: datetime = Field(default_factory=utcnow)
+    posted_at: datetime | None = None
+
+
 class InboxEvent(SQLModel, table=True):
     """An inbound platform event, stored before it is acknowledged so a crash never loses it."""
 

@@ -216,8 +216,11 @@ async def deliver_pending(bot: DeskhandBot, max_rounds: int = 50) -> int:
 
 async def retry_loop(bot: DeskhandBot, interval_s: float) -> None:
     """Background task: repair half-done escalations once, then keep draining the outbox."""
+    from bot.discord.alerts import post_alerts
     from bot.escalation import repair
+    from bot.monitoring.poster import AlertPoster
 
+    poster = AlertPoster(bot.app, PLATFORM)
     try:
         report = await asyncio.to_thread(repair, bot.app, PLATFORM)
         log.info("discord start-up repair: %s", report)
@@ -232,4 +235,8 @@ async def retry_loop(bot: DeskhandBot, interval_s: float) -> None:
             await asyncio.to_thread(daily_purge, bot.app)
         except Exception:
             log.exception("retention purge failed; will try again tomorrow")
+        try:
+            await post_alerts(bot, poster)
+        except Exception:
+            log.exception("posting alerts failed; will try again")
         await asyncio.sleep(interval_s)

@@ -18,7 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.models import AlertEvent
-from bot.monitoring.detectors import DEFAULT_THRESHOLDS, Alert, DetectInput, detect_all
+from bot.monitoring.detectors import (
+    DEFAULT_THRESHOLDS,
+    FAST_DETECTORS,
+    Alert,
+    DetectInput,
+    detect_all,
+)
 from bot.monitoring.facts import load_window, utc
 from bot.monitoring.hours import BusinessHours
 from knowledge.models import utcnow
@@ -79,19 +85,32 @@ class Gate:
         return out
 
 
-def detect(engine: Engine, now: datetime, cfg: dict[str, Any], hours: BusinessHours) -> list[Alert]:
-    """Every detector over the facts of the baseline window ending `now`."""
-    days = int(cfg["thresholds"]["baseline_days"]) + 1
-    window = load_window(engine, now - timedelta(days=max(days, 14)), now)
-    return detect_all(DetectInput(now, window.facts, cfg["thresholds"], engine, hours))
+def detect(
+    engine: Engine,
+    now: datetime,
+    cfg: dict[str, Any],
+    hours: BusinessHours,
+    only: tuple[str, ...] | None = None,
+) -> list[Alert]:
+    """Every detector (or those in `only`) over the facts of the baseline window ending `now`."""
+    facts = []
+    if only is None or not set(only) <= set(FAST_DETECTORS):  # the fast ones need no facts
+        days = int(cfg["thresholds"]["baseline_days"]) + 1
+        facts = load_window(engine, now - timedelta(days=max(days, 14)), now).facts
+    return detect_all(DetectInput(now, facts, cfg["thresholds"], engine, hours), only)
 
 
-def run_checks(app: Deskhand, now: datetime | None = None, record: bool = True) -> list[Alert]:
+def run_checks(
+    app: Deskhand,
+    now: datetime | None = None,
+    record: bool = True,
+    only: tuple[str, ...] | None = None,
+) -> list[Alert]:
     """Run the detectors now; record the admitted alerts (deduplicated) and return them."""
     now = utc(now) or utcnow()
     cfg = alert_settings(app.settings.get("alerts"))
     hours = BusinessHours.from_settings(app.settings.get("business_hours"))
-    found = detect(app.engine, now, cfg, hours)
+    found = detect(app.engine, now, cfg, hours, only)
     cooldown = timedelta(hours=float(cfg["thresholds"]["cooldown_hours"]))
     with Session(app.engine) as session:
         rows = session.execute(

@@ -42,6 +42,7 @@ DEFAULT_THRESHOLDS: dict[str, Any] = {
     "sla_minutes": {"default": 60},  # team → business minutes to claim; on-call at 2×
     "cooldown_hours": 24,  # the same alert is not repeated within this
     "max_per_hour": 6,  # at most this many alerts posted per hour
+    "check_minutes": 10,  # the bot runs every detector this often (ticket checks every pass)
 }
 STOP = set(
     [
@@ -321,31 +322,38 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOP)
 
 
-def unanswered_cluster(inp: DetectInput) -> list[Alert]:
-    """Several similar questions the bot could not answer: an emerging knowledge gap."""
-    th = inp.thresholds
-    rows = [
-        f
-        for f in inp.recent()
-        if f.question and not f.answered and bool(set(f.reasons) & UNANSWERED_REASONS)
-    ]
+def unanswered_clusters(facts: Iterable[ConvFacts], similarity: float) -> list[list[ConvFacts]]:
+    """Unanswered questions grouped by word overlap with each group's first question."""
     clusters: list[tuple[frozenset[str], list[ConvFacts]]] = []
-    for f in rows:
+    for f in facts:
+        if not (f.question and not f.answered and set(f.reasons) & UNANSWERED_REASONS):
+            continue
         words = _words(f.question)
         if not words:
             continue
         for centre, members in clusters:
-            if len(words & centre) / len(words | centre) >= th["cluster_similarity"]:
+            if len(words & centre) / len(words | centre) >= similarity:
                 members.append(f)
                 break
         else:
             clusters.append((words, [f]))
+    return sorted((members for _, members in clusters), key=len, reverse=True)
+
+
+def cluster_subject(members: list[ConvFacts]) -> str:
+    """A cluster's name: its three most common words."""
+    common = Counter(w for m in members for w in _words(m.question)).most_common(3)
+    return "+".join(sorted(w for w, _ in common))
+
+
+def unanswered_cluster(inp: DetectInput) -> list[Alert]:
+    """Several similar questions the bot could not answer: an emerging knowledge gap."""
+    th = inp.thresholds
     alerts = []
-    for _centre, members in clusters:
+    for members in unanswered_clusters(inp.recent(), th["cluster_similarity"]):
         if len(members) < th["cluster_min"]:
             continue
-        common = Counter(w for m in members for w in _words(m.question)).most_common(3)
-        subject = "+".join(sorted(w for w, _ in common))
+        subject = cluster_subject(members)
         alerts.append(
             Alert(
                 "unanswered_cluster",
@@ -579,6 +587,13 @@ DETECTORS: dict[str, Callable[[DetectInput], list[Alert]]] = {
 }
 
 
-def detect_all(inp: DetectInput) -> list[Alert]:
-    """Every detector's alerts, in a stable order."""
-    return [alert for detector in DETECTORS.values() for alert in detector(inp)]
+# cheap indexed queries on tickets, model calls and the outbox: run on every pass of the loop
+FAST_DETECTORS = ("llm_failures", "outbox_failures", "sla", "urgent_ticket")
+
+
+def detect_all(inp: DetectInput, only: Iterable[str] | None = None) -> list[Alert]:
+    """Every detector's alerts (or those named in `only`), in a stable order."""
+    names = set(DETECTORS if only is None else only)
+    return [
+        alert for name, detector in DETECTORS.items() if name in names for alert in detector(inp)
+    ]

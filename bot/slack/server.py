@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from slack_bolt import App, BoltRequest
 
 from bot.escalation import repair
+from bot.monitoring.poster import AlertPoster
 from bot.privacy.erasure import daily_purge
+from bot.slack.alerts import post_alerts
 from bot.slack.bolt_app import adapter_of, build_slack_app
 from bot.slack.delivery import deliver_pending
 
@@ -206,7 +208,12 @@ def start_retry_loop(bolt: App, interval_s: float = 15.0) -> threading.Event:
                 daily_purge(adapter.app)
             except Exception:
                 log.exception("retention purge failed; will try again tomorrow")
+            try:
+                post_alerts(adapter, poster)
+            except Exception:
+                log.exception("posting alerts failed; will try again")
 
+    poster = AlertPoster(adapter.app, "slack")
     threading.Thread(target=loop, name="deskhand-slack-outbox", daemon=True).start()
     return stop
 
