@@ -130,7 +130,7 @@ class Deskhand:
             self._help_topics = self.help_topics()
             self._kb_stamp = stamp
 
-    def recalibrate(self, actor: str = "import") -> dict:
+    def recalibrate(self, actor: str = "import") -> dict[str, Any]:
         """Self-calibrate on the current articles now (after an import) and use the new model."""
         with self._lock:
             result = self_calibrate(self, actor=actor)

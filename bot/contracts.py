@@ -112,13 +112,13 @@ class Reply:
     ticket_id: int | None = None  # set when this reply opened (or belongs to) an escalation
     shadow: bool = False  # shadow mode: show staff, not members
     relay_text: str = ""  # for route == "relay": text to forward to the staff thread
-    escalation: dict | None = None  # the handoff record when route == "escalate"
+    escalation: dict[str, Any] | None = None  # the handoff record when route == "escalate"
     latency_ms: float = 0.0
     member_text: str = ""  # the member's message as kept (secrets redacted): for thread titles
     private_notice: str = ""  # say this to the member alone (ephemeral / DM), e.g. rotate a secret
     delete_original: bool = False  # remove the member's platform message where the bot may
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Serialise for `--json` output and logs."""
         from dataclasses import asdict
 

@@ -164,8 +164,9 @@ class EscalationDesk:
         internal = is_internal_note(text)
         claimed = False
         with Session(self.engine) as session:
-            ticket = session.get(Ticket, ticket_id)
-            assert ticket is not None
+            fresh = session.get(Ticket, ticket_id)
+            assert fresh is not None
+            ticket = fresh
             session.add(
                 Message(
                     conversation_id=ticket.conversation_id,
@@ -206,8 +207,9 @@ class EscalationDesk:
             raise DeskError(f"Ticket #{ticket_id} is already resolved.")
         now = utcnow()
         with Session(self.engine) as session:
-            ticket = session.get(Ticket, ticket_id)
-            assert ticket is not None
+            fresh = session.get(Ticket, ticket_id)
+            assert fresh is not None
+            ticket = fresh
             ticket.status, ticket.resolved_by, ticket.resolved_at = "resolved", staff_id, now
             ticket.claimed_by = ticket.claimed_by or staff_id
             conv = session.get(Conversation, ticket.conversation_id)

@@ -82,20 +82,20 @@ class Inbox:
         lease = lease_s if lease_s is not None else lease_seconds()
         earlier = aliased(InboxEvent)
         blocked = exists().where(
-            earlier.platform == InboxEvent.platform,
-            earlier.lane == InboxEvent.lane,
+            col(earlier.platform) == col(InboxEvent.platform),
+            col(earlier.lane) == col(InboxEvent.lane),
             col(earlier.id) < col(InboxEvent.id),
             col(earlier.status).in_(OPEN),
         )
         due = or_(
-            InboxEvent.status == "received",
-            and_(InboxEvent.status == "processing", col(InboxEvent.lease_until) < now),
+            col(InboxEvent.status) == "received",
+            and_(col(InboxEvent.status) == "processing", col(InboxEvent.lease_until) < now),
         )
         stmt = (
             select(InboxEvent.id, InboxEvent.attempts)
             .where(InboxEvent.platform == platform, due)
             .where(col(InboxEvent.next_attempt_at) <= now)
-            .where(or_(InboxEvent.lane == "", ~blocked))
+            .where(or_(col(InboxEvent.lane) == "", ~blocked))
             .order_by(col(InboxEvent.id))
             .limit(limit)
         )
@@ -114,7 +114,7 @@ class Inbox:
                         updated_at=now,
                     )
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
+                if result.rowcount == 1 and event_id is not None:  # type: ignore[attr-defined]
                     claimed.append(event_id)
             session.commit()
             if not claimed:
@@ -130,7 +130,7 @@ class Inbox:
         with Session(self.engine) as session:
             session.execute(
                 update(InboxEvent)
-                .where(col(InboxEvent.id).in_(event_ids), InboxEvent.status == "processing")
+                .where(col(InboxEvent.id).in_(event_ids), col(InboxEvent.status) == "processing")
                 .values(lease_until=until)
             )
             session.commit()
@@ -168,7 +168,7 @@ class Inbox:
         with Session(self.engine) as session:
             session.execute(
                 update(InboxEvent)
-                .where(col(InboxEvent.id).in_(event_ids), InboxEvent.status == "processing")
+                .where(col(InboxEvent.id).in_(event_ids), col(InboxEvent.status) == "processing")
                 .values(status="received", lease_until=None, next_attempt_at=utcnow())
             )
             session.commit()

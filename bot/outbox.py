@@ -94,7 +94,7 @@ class Outbox:
                 .order_by(col(OutboxItem.id))
                 .limit(SCAN_LIMIT)
             )
-            heads: list[tuple[int, Any]] = []
+            heads: list[tuple[int | None, Any]] = []
             seen_keys: set[str] = set()
             for item_id, key, at in session.exec(stmt):
                 if key:

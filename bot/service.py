@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from bot.contracts import (
     Member,
     Option,
     Reply,
+    Route,
     needs_cleaning,
     storable_text,
 )
@@ -234,13 +235,13 @@ class SupportService:
         conv: Conversation,
         msg: IncomingMessage,
         turn: TurnInput,
-        out: dict,
+        out: dict[str, Any],
         latency_ms: float,
         settings: SettingsStore,
         shadow: bool,
         labels: dict[str, str] | None = None,
     ) -> Reply:
-        route = out.get("route") or "escalate"
+        route = cast(Route, out.get("route") or "escalate")  # the graph's routes are Route values
         cls = out.get("classification") or {}
         hits = out.get("hits") or []
         reasons = list(out.get("reasons") or [])
@@ -253,8 +254,9 @@ class SupportService:
                 ),
             }
         with Session(self.engine, expire_on_commit=False) as session:
-            conv = session.get(Conversation, conv.id)
-            assert conv is not None
+            fresh = session.get(Conversation, conv.id)
+            assert fresh is not None
+            conv = fresh
             member_msg = Message(
                 conversation_id=conv.id or 0,
                 role="member",
@@ -280,7 +282,8 @@ class SupportService:
                 question=(out.get("query") or out.get("clean_text") or "")[:2000],
                 latency_ms=latency_ms,
                 shadow=shadow,
-                **(labels or {}),
+                member_tier=(labels or {}).get("member_tier", ""),
+                bot_version=(labels or {}).get("bot_version", ""),
                 language=str(out.get("language") or ""),
                 hits=trace_hits(hits),
             )

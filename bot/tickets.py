@@ -279,7 +279,7 @@ def transfer(
         ticket.team, ticket.status, ticket.claimed_by, ticket.claimed_at = team, "open", "", None
         if moved:
             ticket.staff_channel_id, ticket.staff_thread_id = target, ""
-            session.exec(  # type: ignore[call-overload]
+            session.exec(
                 delete(EscalationStep).where(
                     col(EscalationStep.ticket_id) == ticket_id,
                     col(EscalationStep.step).in_(CARD_STEPS),

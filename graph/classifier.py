@@ -49,7 +49,7 @@ class _Linear:
         logits = np.asarray(features @ self.weight_t) + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
-        return logits / logits.sum(axis=1, keepdims=True)
+        return np.asarray(logits / logits.sum(axis=1, keepdims=True))
 
 
 def _fit_linear(features: Any, y: np.ndarray, n_classes: int, c: float) -> _Linear:
@@ -70,7 +70,7 @@ def _fit_linear(features: Any, y: np.ndarray, n_classes: int, c: float) -> _Line
 def _logit(p: np.ndarray) -> np.ndarray:
     """Log-odds, clipped so 0 and 1 stay finite."""
     p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
+    return np.asarray(np.log(p / (1 - p)))
 
 
 def training_fingerprint(

@@ -10,7 +10,7 @@ from graph.interfaces import Answerer, Classifier, Retriever, Summariser
 
 # LLM hooks: (query, option labels, persona) -> clarifying text; (transcript, record) -> notes.
 ClarifierHook = Callable[[str, list[str], dict[str, Any]], str]
-HandoffAnalystHook = Callable[[list[dict], dict[str, Any]], dict[str, Any]]
+HandoffAnalystHook = Callable[[list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass

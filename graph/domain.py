@@ -71,13 +71,15 @@ class DomainModel:
             return np.zeros(0)
         same = self.positive @ self.positive.T
         np.fill_diagonal(same, -1.0)
-        return same.max(axis=1) - (self.positive @ self.negative.T).max(axis=1)
+        return np.asarray(same.max(axis=1) - (self.positive @ self.negative.T).max(axis=1))
 
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """score() for many vectors at once."""
         if self.positive is None:
             return np.ones(len(vectors))
-        return (vectors @ self.positive.T).max(axis=1) - (vectors @ self.negative.T).max(axis=1)
+        return np.asarray(
+            (vectors @ self.positive.T).max(axis=1) - (vectors @ self.negative.T).max(axis=1)
+        )
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from graph.interfaces import AnswerDraft, Persona
 from graph.turns import member_questions
@@ -108,7 +109,9 @@ class ExtractiveAnswerer:
 class ExtractiveSummariser:
     """A handoff summary staff can read in five seconds, built from the transcript."""
 
-    def summarise(self, transcript: list[dict], issue_type: str, reasons: list[str]) -> str:
+    def summarise(
+        self, transcript: list[dict[str, Any]], issue_type: str, reasons: list[str]
+    ) -> str:
         """Who asked what, what the bot did, and why it is handing off."""
         member_lines = member_questions(transcript)
         bot_turns = [

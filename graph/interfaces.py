@@ -6,7 +6,7 @@ Hit and Embedder belong to the knowledge layer: import them from knowledge.contr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class AnswerDraft:
     citations: tuple[Hit, ...] = ()
     grounded: bool = True
     model: str = "extractive"
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,4 +72,6 @@ class Answerer(Protocol):
 class Summariser(Protocol):
     """Condenses a conversation into a handoff summary for staff."""
 
-    def summarise(self, transcript: list[dict], issue_type: str, reasons: list[str]) -> str: ...
+    def summarise(
+        self, transcript: list[dict[str, Any]], issue_type: str, reasons: list[str]
+    ) -> str: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.state import DEFAULT_THRESHOLDS, SupportState, Thresholds
+from graph.state import DEFAULT_THRESHOLDS, SupportState, Thresholds, thresholds_with_defaults
 from graph.turns import TurnInput
 
 OUT_OF_SCOPE_MIN_CONFIDENCE = 0.5
@@ -24,7 +24,7 @@ def confidence_of(hits: list[dict[str, Any]], th: Thresholds) -> float:
 
 def decide(state: SupportState) -> tuple[str, list[str]]:
     """Return (answer|clarify|escalate|smalltalk|decline, reasons): every rule in one place."""
-    th: Thresholds = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    th = thresholds_with_defaults(state.get("thresholds"))
     flags = state.get("guard_flags") or []
     if "empty" in flags:
         return "clarify", ["empty_message"]
@@ -96,7 +96,7 @@ def too_close_to_call(hits: list[dict[str, Any]], th: Thresholds) -> bool:
     if len(hits) < 2:
         return False
     first, second = hits[0], hits[1]
-    return (
+    return bool(
         first["article_id"] != second["article_id"]
         and second["score"] >= th["clarify"]
         and first["score"] - second["score"] < th["margin"]

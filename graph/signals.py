@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 _I = re.IGNORECASE
 
@@ -72,7 +73,7 @@ class Signals:
     cues: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain dict for the checkpointed state."""
         return {
             "mood": self.mood,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, TypedDict
 
 
@@ -24,6 +25,19 @@ DEFAULT_THRESHOLDS: Thresholds = {
     "max_clarify_turns": 2,
     "domain_margin": 0.0,  # tuned on the dev half; `kb import` self-calibrates it per help center
 }
+
+
+def thresholds_with_defaults(partial: Mapping[str, Any] | None) -> Thresholds:
+    """Stored thresholds may name only some knobs: the defaults fill in the rest."""
+    given, default = partial or {}, DEFAULT_THRESHOLDS
+    return Thresholds(
+        answer=float(given.get("answer", default["answer"])),
+        clarify=float(given.get("clarify", default["clarify"])),
+        margin=float(given.get("margin", default["margin"])),
+        margin_weight=float(given.get("margin_weight", default["margin_weight"])),
+        max_clarify_turns=int(given.get("max_clarify_turns", default["max_clarify_turns"])),
+        domain_margin=float(given.get("domain_margin", default["domain_margin"])),
+    )
 
 
 TRANSCRIPT_WINDOW = 40  # turns kept in graph state; SQL keeps the whole conversation

@@ -33,7 +33,7 @@ def _stemmer():  # type: ignore[no-untyped-def]
 def _stem(word: str) -> str:
     """Snowball (Porter2) stem of one lower-cased, ASCII-folded word."""
     folded = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() or word
-    return _stemmer().stemWord(folded)
+    return str(_stemmer().stemWord(folded))
 
 
 def analyse(text: str) -> list[str]:
@@ -53,10 +53,10 @@ class Bm25:
         lengths = np.zeros(self.n_docs, dtype=np.float32)
         for row, terms in enumerate(analysed):
             lengths[row] = len(terms)
-            for term, tf in Counter(terms).items():
+            for term, count in Counter(terms).items():
                 rows.append(row)
                 cols.append(vocab.setdefault(term, len(vocab)))
-                tfs.append(tf)
+                tfs.append(count)
         self.vocab = vocab
         tf = np.asarray(tfs, dtype=np.float32)
         row_ix = np.asarray(rows, dtype=np.int64)

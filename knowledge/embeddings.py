@@ -81,7 +81,9 @@ class MiniLMEmbedder:
         # event loop or other processes; batches (imports, evals) use every core
         threads = 1 if len(texts) <= 4 else self._threads
         with self._lock:
-            vectors = self._encoder.encode(texts, threads=threads, batch_size=batch_size)
+            vectors: np.ndarray = self._encoder.encode(
+                texts, threads=threads, batch_size=batch_size
+            )
         if len(texts) == 1:
             self._cache[texts[0]] = vectors[0]
             if len(self._cache) > self._cache_size:

@@ -161,7 +161,7 @@ class LanceIndex:
         table = self._open()
         if table is None:
             return True
-        return table.schema.field("vector").type == self.schema().field("vector").type
+        return bool(table.schema.field("vector").type == self.schema().field("vector").type)
 
     # -- writing ----------------------------------------------------------------------------------
     def _rows(self, articles: Sequence[ArticleLike]) -> list[dict[str, Any]]:
@@ -354,7 +354,7 @@ class LanceIndex:
             top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else None
             order = top[np.argsort(-sims[top])] if top is not None else np.argsort(-sims)
             return [{**snap.rows[i], "cosine": float(sims[i])} for i in order]
-        rows = (
+        rows: list[dict[str, Any]] = (
             table.search(vec, vector_column_name="vector")
             .distance_type("cosine")
             .select([*_COLUMNS, "_distance"])
@@ -377,7 +377,7 @@ class LanceIndex:
                 bm25 = snap.bm25(self._analysed)
             return [{**snap.rows[i], "bm25": score} for i, score in bm25.search(query, k)]
         try:
-            found = (
+            found: list[dict[str, Any]] = (
                 table.search(query, query_type="fts", fts_columns="text")
                 .select([*_COLUMNS, "_score"])
                 .limit(k)

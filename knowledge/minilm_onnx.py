@@ -124,8 +124,12 @@ def build_model(source: Path) -> Any:
     heads, hidden = config["num_attention_heads"], config["hidden_size"]
     head_dim, eps = hidden // heads, float(config["layer_norm_eps"])
     g = _Graph()
-    i64 = lambda name, *values: g.const(name, np.array(values, dtype=np.int64))  # noqa: E731
-    f32 = lambda name, value: g.const(name, np.array(value, dtype=np.float32))  # noqa: E731
+
+    def i64(name: str, *values: int) -> str:
+        return g.const(name, np.array(values, dtype=np.int64))
+
+    def f32(name: str, value: float) -> str:
+        return g.const(name, np.array(value, dtype=np.float32))
 
     # embeddings: word + position + token type, then LayerNorm
     words = g.const("word_emb", weights["embeddings.word_embeddings.weight"])
@@ -140,7 +144,7 @@ def build_model(source: Path) -> Any:
     # padding gets the most negative float before softmax, as transformers does
     mask = g.op("Cast", "mask", to=TensorProto.FLOAT)
     blocked = g.op("Sub", f32("onef", 1.0), mask)
-    bias = g.op("Mul", blocked, f32("neg", np.finfo(np.float32).min))
+    bias = g.op("Mul", blocked, f32("neg", float(np.finfo(np.float32).min)))
     bias = g.op("Unsqueeze", bias, i64("axes12", 1, 2))  # (batch, 1, 1, tokens)
     split = i64("split_heads", 0, 0, heads, head_dim)
     merge = i64("merge_heads", 0, 0, hidden)

@@ -74,7 +74,7 @@ class HybridRetriever:
 
     def embed(self, text: str) -> np.ndarray:
         """Embed a query once (long input is truncated; the model reads ~256 tokens anyway)."""
-        return self.embedder.embed([text[:MAX_QUERY_CHARS]])[0]
+        return np.asarray(self.embedder.embed([text[:MAX_QUERY_CHARS]])[0])
 
     def search(self, text: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
         """Top-k articles for `text`, best first; `score` = cosine blend + lexical boost, in [0, 1]."""

@@ -8,12 +8,12 @@ from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
 from graph.nodes.common import dict_to_hit, persona_from
-from graph.state import DEFAULT_THRESHOLDS, SupportState
+from graph.state import SupportState, thresholds_with_defaults
 
 
 def answer(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     """Ask the answerer for a reply from the retrieved hits only."""
-    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    th = thresholds_with_defaults(state.get("thresholds"))
     raw_hits = state.get("hits") or []
     usable = [raw_hits[0]] + [h for h in raw_hits[1:] if h["score"] >= th["clarify"]]
     hits = [dict_to_hit(h) for h in usable]

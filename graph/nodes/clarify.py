@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.deps import GraphDeps
 from graph.phrases import phrase
-from graph.state import DEFAULT_THRESHOLDS, SupportState
+from graph.state import SupportState, thresholds_with_defaults
 from graph.turns import NONE_FIT_OPTION
 
 EMPTY_PROMPT = "I didn't catch a question there. What can I help you with?"
@@ -54,7 +54,7 @@ def clarify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
             "options": [],
             "transcript": [{"role": "bot", "text": prompt, "route": "clarify"}],
         }
-    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    th = thresholds_with_defaults(state.get("thresholds"))
     hits = state.get("hits") or []
     options = candidate_options(hits, floor=th["clarify"] * 0.9)
     question = default_question(options, lang)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from graph.interfaces import Persona
+from graph.state import SupportState
 from knowledge.contracts import Hit
 
 
@@ -19,7 +20,7 @@ def dict_to_hit(data: dict[str, Any]) -> Hit:
     return Hit(**data)
 
 
-def persona_from(state: dict[str, Any]) -> Persona:
+def persona_from(state: SupportState) -> Persona:
     """The persona settings for this turn, with defaults for anything missing."""
     raw = state.get("persona") or {}
     return Persona(**{k: v for k, v in raw.items() if k in Persona.__dataclass_fields__})

@@ -78,11 +78,8 @@ def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
     cls = state.get("classification") or {}
     signals = state.get("signals") or {}
     issue_type = cls.get("issue_type") or ""
-    team = (
-        cls.get("team")
-        or (deps.scope.get(issue_type).team if issue_type in deps.scope else "")
-        or "support"
-    )
+    entry = deps.scope.get(issue_type)
+    team = cls.get("team") or (entry.team if entry else "") or "support"
     lang = str(state.get("language") or "en")
     if lang != "en":  # say on the card why the bot could not help: it only reads English
         reasons = [*reasons, f"language:{lang}"]

@@ -11,7 +11,7 @@ from graph.deps import GraphDeps
 from graph.extractive import content_terms
 from graph.nodes.common import hit_to_dict
 from graph.routing import confidence_of
-from graph.state import DEFAULT_THRESHOLDS, SupportState
+from graph.state import SupportState, thresholds_with_defaults
 from graph.turns import TurnInput
 
 
@@ -31,7 +31,7 @@ def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
     pending = state.get("pending_question") or ""
     # a typed reply to a clarifying question adds to it; a button press is about it as it stands
     query = f"{pending} {text}".strip() if turn.is_typed and pending else (pending or text)
-    th = {**DEFAULT_THRESHOLDS, **(state.get("thresholds") or {})}
+    th = thresholds_with_defaults(state.get("thresholds"))
     hits = _search(runtime, query)
     confidence = confidence_of(hits, th)
     last = state.get("last_article") or {}
