@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -37,6 +38,7 @@ def make_engine(url: str) -> Engine:
 
     SQLModel.metadata.create_all(engine)
     add_missing_columns(engine)
+    clear_duplicate_platform_ids(engine)
     create_missing_indexes(engine)
     return engine
 
@@ -61,6 +63,31 @@ def add_missing_columns(engine: Engine) -> None:
         if column not in present:
             with engine.begin() as conn:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+
+
+def clear_duplicate_platform_ids(engine: Engine) -> int:
+    """Before the unique platform-id index exists, keep each id on its first row only.
+
+    Older versions could record one platform message twice (two processes, a replay); the
+    repeats keep their text but lose the id, so the unique index can be created. Idempotent.
+    """
+    from bot.models import MESSAGE_PLATFORM_ID_INDEX
+
+    if MESSAGE_PLATFORM_ID_INDEX in {i["name"] for i in inspect(engine).get_indexes("message")}:
+        return 0
+    with engine.begin() as conn:
+        cleared = conn.execute(
+            text(
+                "UPDATE message SET platform_message_id = '' WHERE platform_message_id != '' "
+                "AND id NOT IN (SELECT MIN(id) FROM message WHERE platform_message_id != '' "
+                "GROUP BY conversation_id, platform_message_id)"
+            )
+        ).rowcount
+    if cleared:
+        logging.getLogger(__name__).warning(
+            "%d repeated platform message ids cleared before adding their unique index", cleared
+        )
+    return int(cleared or 0)
 
 
 def create_missing_indexes(engine: Engine) -> None:

@@ -18,7 +18,7 @@ from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, delete, exists, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -32,6 +32,23 @@ from knowledge.models import utcnow
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # claims of one event (a poison event that crashes the process dies here)
 OPEN = ("received", "processing")
+DEFAULT_RETENTION_DAYS = 7
+
+
+class Handback(Exception):  # noqa: N818 - an outcome, not an error
+    """Raised by a handler that cannot finish now (shutting down): the event goes back unharmed."""
+
+
+def retention_days() -> float:
+    """Days a finished event is kept (DESKHAND_INBOX_RETENTION_DAYS, default 7; 0 keeps them).
+
+    A kept row is what makes a late redelivery of the same event a no-op, so keep it longer than
+    any platform retries (Slack: about an hour; Discord: never after a new session).
+    """
+    try:
+        return max(0.0, float(os.environ.get("DESKHAND_INBOX_RETENTION_DAYS") or 7))
+    except ValueError:
+        return float(DEFAULT_RETENTION_DAYS)
 
 
 def lease_seconds() -> float:
@@ -40,6 +57,14 @@ def lease_seconds() -> float:
         return max(1.0, float(os.environ.get("DESKHAND_INBOX_LEASE_S") or 30))
     except ValueError:
         return 30.0
+
+
+def stop_grace_s() -> float:
+    """How long a stopping process lets work in flight finish (DESKHAND_STOP_GRACE_S, default 10)."""
+    try:
+        return max(0.0, float(os.environ.get("DESKHAND_STOP_GRACE_S") or 10))
+    except ValueError:
+        return 10.0
 
 
 class Inbox:
@@ -52,8 +77,34 @@ class Inbox:
         self, platform: str, event_key: str, kind: str, payload: dict[str, Any], lane: str = ""
     ) -> bool:
         """Store an event once; False when this (platform, event_key) was stored before."""
-        if kind == "message":  # member text is redacted before its first write, like everywhere
-            payload = redact_payload(payload, policy_for_lane(self.engine, platform, lane))
+        return self.insert(platform, event_key, kind, payload, lane) is not None
+
+    def insert(
+        self,
+        platform: str,
+        event_key: str,
+        kind: str,
+        payload: dict[str, Any],
+        lane: str = "",
+        *,
+        text_keys: tuple[str, ...] | None = None,
+        owner: str = "",
+    ) -> int | None:
+        """Store an event once: its id, or None when this (platform, event_key) was stored before.
+
+        Member text is redacted before its first write: the whole payload, or only `text_keys`
+        (payloads full of ids a card-number detector could mistake). With `owner` the event is
+        stored already claimed by it (handled inline; another process resumes it if it dies).
+        """
+        if kind == "message":
+            policy = policy_for_lane(self.engine, platform, lane)
+            if text_keys is None:
+                payload = redact_payload(payload, policy)
+            else:
+                payload = {
+                    k: redact_payload(v, policy) if k in text_keys else v
+                    for k, v in payload.items()
+                }
         row = InboxEvent(
             platform=platform,
             event_key=event_key[:255],
@@ -61,14 +112,26 @@ class Inbox:
             lane=lane[:255],
             payload=json.dumps(scrub(payload), ensure_ascii=True),
         )
+        if owner:
+            row.status, row.attempts, row.owner = "processing", 1, owner
+            row.lease_until = utcnow() + timedelta(seconds=lease_seconds())
         with Session(self.engine) as session:
             session.add(row)
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                return False
-        return True
+                return None
+            return row.id
+
+    def find(self, platform: str, event_key: str) -> InboxEvent | None:
+        """One event by its platform key."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(InboxEvent).where(
+                    InboxEvent.platform == platform, InboxEvent.event_key == event_key[:255]
+                )
+            ).first()
 
     def claim(
         self, platform: str, owner: str = "", limit: int = 1, lease_s: float | None = None
@@ -182,6 +245,21 @@ class Inbox:
             if due_only:
                 stmt = stmt.where(col(InboxEvent.next_attempt_at) <= utcnow())
             return len(session.exec(stmt).all())
+
+    def purge_finished(self, days: float | None = None) -> int:
+        """Delete events done more than `days` ago (default: retention_days()); dead ones stay."""
+        days = retention_days() if days is None else days
+        if days <= 0:
+            return 0
+        cutoff = utcnow() - timedelta(days=days)
+        with Session(self.engine) as session:
+            result = session.execute(
+                delete(InboxEvent).where(
+                    InboxEvent.status == "done", col(InboxEvent.updated_at) < cutoff
+                )
+            )
+            session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def get(self, event_id: int) -> InboxEvent | None:
         """One event by id."""
@@ -309,6 +387,8 @@ class InboxWorker:
             self._inflight.add(event_id)
         try:
             self.handler(event)
+        except Handback:
+            self._settle(self.inbox.release, [event_id])
         except Exception as exc:
             log.exception("inbox event %s (%s) failed", event.event_key, event.kind)
             self._settle(self.inbox.failed, event_id, f"{type(exc).__name__}: {exc}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from knowledge.models import utcnow
+
+MESSAGE_PLATFORM_ID_INDEX = "uq_message_platform_id"
 
 
 class IssueType(SQLModel, table=True):
@@ -45,6 +47,19 @@ class Conversation(SQLModel, table=True):
 
 class Message(SQLModel, table=True):
     """Every message in a conversation: member, bot, staff (relayed) and internal notes."""
+
+    # One row per platform message and thread, whichever process records it (a second insert
+    # fails instead of answering twice); rows without a platform id (bot turns, buttons) are free.
+    __table_args__ = (
+        Index(
+            MESSAGE_PLATFORM_ID_INDEX,
+            "conversation_id",
+            "platform_message_id",
+            unique=True,
+            sqlite_where=text("platform_message_id != ''"),
+            postgresql_where=text("platform_message_id != ''"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(index=True)

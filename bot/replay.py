@@ -3,6 +3,9 @@ was delivered (and before the inbox kept a copy): better a plain answer than non
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -55,3 +58,21 @@ def recorded_reply(engine: Engine, conversation_key: str, message_id: str) -> Re
     )
     reply.buttons = list(ANSWER_BUTTONS) if route == "answer" else [ANSWER_BUTTONS[2]]
     return reply
+
+
+def resume_reply(
+    engine: Engine, event: Any, conversation_key: str, message_id: str
+) -> Reply | None:
+    """What to deliver for an inbox event whose message is already recorded, on any platform.
+
+    A first attempt means the message was recorded by an earlier event (a repeat): nothing. A
+    resumed attempt (the process died after recording) delivers the reply saved on the event,
+    or failing that the one rebuilt from the record.
+    """
+    if event is None or event.attempts <= 1:
+        return None
+    if event.result:
+        from bot.inbox import reply_from_dict
+
+        return reply_from_dict(json.loads(event.result))
+    return recorded_reply(engine, conversation_key, message_id)

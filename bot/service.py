@@ -319,7 +319,13 @@ class SupportService:
                 conv.issue_type = cls["issue_type"]
             conv.updated_at = utcnow()
             session.add(conv)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if not self.already_recorded(msg.platform, msg.message_id):
+                    raise
+                return recorded_elsewhere(msg, conv.id)
             decision_id = decision.id
         reply = Reply(
             route=route,
@@ -365,7 +371,13 @@ class SupportService:
                     platform_message_id=msg.message_id,
                 )
             )
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if not self.already_recorded(msg.platform, msg.message_id):
+                    raise
+                return recorded_elsewhere(msg, conv.id)
         ticket = self.desk.open_ticket_for(conv.id or 0)
         return Reply(
             route="relay",
@@ -469,6 +481,13 @@ def trace_hits(hits: list[dict[str, Any]], keep: int = 5) -> str:
             for h in hits[:keep]
         ]
     )
+
+
+def recorded_elsewhere(msg: IncomingMessage, conversation_id: int | None) -> Reply:
+    """The same platform message was recorded first by another worker: it answers, not us."""
+    log.info("%s message %s was already recorded; not answering twice", msg.platform,
+             msg.message_id)  # fmt: skip
+    return Reply(route="ignore", text="", conversation_id=conversation_id)
 
 
 def storable_message(msg: IncomingMessage) -> IncomingMessage:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.contracts import Button, Citation, Option, Reply
 from bot.db import make_engine
-from bot.inbox import MAX_ATTEMPTS, Inbox, InboxWorker, reply_from_dict, reply_to_dict
-from bot.models import InboxEvent
+from bot.inbox import MAX_ATTEMPTS, Handback, Inbox, InboxWorker, reply_from_dict, reply_to_dict
+from bot.models import MESSAGE_PLATFORM_ID_INDEX, InboxEvent, Message
+from knowledge.models import utcnow
 
 
 @pytest.fixture
@@ -166,3 +170,104 @@ def test_a_reply_survives_the_round_trip() -> None:
         ticket_id=None,
     )
     assert reply_from_dict(reply_to_dict(reply)) == reply
+
+
+def test_an_inline_event_is_stored_claimed_and_resumed_only_when_its_owner_dies(
+    inbox: Inbox,
+) -> None:
+    event_id = inbox.insert("discord", "interaction:1", "command", {"text": "stats"},
+                            owner="listener")  # fmt: skip
+    assert event_id is not None
+    assert inbox.insert("discord", "interaction:1", "command", {}, owner="other") is None
+    assert inbox.claim("discord", "worker") == []  # the listener is doing it now
+    with Session(inbox.engine) as session:  # the listener's process dies: its lease runs out
+        session.execute(update(InboxEvent).values(lease_until=InboxEvent.created_at))
+        session.commit()
+    [resumed] = inbox.claim("discord", "worker")
+    assert resumed.id == event_id and resumed.attempts == 2
+
+
+def test_text_keys_redact_only_the_member_text(inbox: Inbox) -> None:
+    snowflake = "1577948486144389120"  # a Discord id a card-number detector could take for a card
+    data = {"id": snowflake, "content": "my card is 4111 1111 1111 1111", "author": {"id": "4"}}
+    inbox.insert("discord", "msg:1", "message", data, text_keys=("content",))
+    [event] = inbox.claim("discord")
+    assert snowflake in event.payload and "4111 1111" not in event.payload
+    assert "[card ending 1111]" in event.payload
+
+
+def test_a_handed_back_event_is_not_counted_as_a_failure(inbox: Inbox) -> None:
+    seen: list[int] = []
+
+    def closing(event: InboxEvent) -> None:
+        seen.append(event.attempts)
+        if len(seen) == 1:
+            raise Handback("client closed")
+
+    inbox.put("discord", "k", "message", {})
+    worker = InboxWorker(inbox, "discord", closing, workers=1, poll_s=0.05).start()
+    try:
+        assert worker.wait_idle(30)
+    finally:
+        worker.stop(5)
+    row = inbox.get(1)
+    assert seen == [1, 2] and row is not None and row.status == "done" and row.error == ""
+
+
+def test_finished_events_are_purged_after_the_retention(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("old-done", "new-done", "old-dead", "old-open"):
+        inbox.put("slack", key, "message", {})
+    old = utcnow() - timedelta(days=8)
+    with Session(inbox.engine) as session:
+        for key, status, stamp in (("old-done", "done", old), ("new-done", "done", utcnow()),
+                                   ("old-dead", "dead", old), ("old-open", "received", old)):  # fmt: skip
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.event_key == key)
+                .values(status=status, updated_at=stamp)
+            )
+        session.commit()
+    monkeypatch.setenv("DESKHAND_INBOX_RETENTION_DAYS", "0")
+    assert inbox.purge_finished() == 0  # 0 keeps everything
+    monkeypatch.setenv("DESKHAND_INBOX_RETENTION_DAYS", "7")
+    assert inbox.purge_finished() == 1
+    with Session(inbox.engine) as session:
+        left = sorted(session.exec(select(InboxEvent.event_key)).all())
+    assert left == ["new-done", "old-dead", "old-open"]
+    assert not inbox.put("slack", "new-done", "message", {})  # still a no-op within retention
+
+
+def test_one_platform_message_is_recorded_once_per_thread(inbox: Inbox) -> None:
+    engine = inbox.engine
+    with Session(engine) as session:
+        session.add(Message(conversation_id=1, role="member", text="a", platform_message_id="m1"))
+        session.add(Message(conversation_id=1, role="bot", text="reply"))
+        session.add(Message(conversation_id=1, role="bot", text="another reply"))  # no id: free
+        session.add(Message(conversation_id=2, role="member", text="a", platform_message_id="m1"))
+        session.commit()
+    with Session(engine) as session, pytest.raises(IntegrityError):
+        session.add(Message(conversation_id=1, role="member", text="a", platform_message_id="m1"))
+        session.commit()
+
+
+def test_an_old_database_with_repeated_ids_gets_the_unique_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    make_engine(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:  # as before the index: the same message stored twice
+        conn.execute(f"DROP INDEX {MESSAGE_PLATFORM_ID_INDEX}")
+        for text in ("first", "again"):
+            conn.execute(
+                "INSERT INTO message (conversation_id, role, author_id, author_name, text, kind,"
+                " platform_message_id, created_at) VALUES (3, 'member', 'u', 'U', ?, 'text',"
+                " 'm9', '2026-01-01')",
+                (text,),
+            )
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        rows = session.exec(select(Message.text, Message.platform_message_id)).all()
+    assert sorted(rows) == [("again", ""), ("first", "m9")]  # nothing lost, the first keeps the id
+    with Session(engine) as session, pytest.raises(IntegrityError):
+        session.add(Message(conversation_id=3, role="member", text="x", platform_message_id="m9"))
+        session.commit()

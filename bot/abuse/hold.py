@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.abuse.gate import Held
@@ -34,7 +35,11 @@ def hold(service: Any, msg: IncomingMessage, held: Held) -> Reply:
                 platform_message_id=msg.message_id,
             )
         )
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # recorded (and held) already by another worker
+            session.rollback()
+            return Reply(route="ignore", text="", conversation_id=conv.id)
     if held.flood_note:
         ticket = open_ticket_of_member(service.engine, msg.platform, msg.member.user_id)
         where = f" Their open ticket: #{ticket.id}." if ticket else ""

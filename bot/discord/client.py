@@ -13,6 +13,8 @@ from discord import app_commands
 
 from bot.config import Config
 from bot.discord import commands, delivery, member, staff, views
+from bot.discord.inbox import DiscordInbox, InboxState, event_of, interaction_lane
+from bot.inbox import stop_grace_s
 
 log = logging.getLogger(__name__)
 SEEN_TTL_S = 3600.0
@@ -36,6 +38,7 @@ class DeskhandBot(discord.Client):
         intents: discord.Intents | None = None,
         outbox_interval_s: float | None = 15.0,
         sync_commands: bool = True,
+        inbox_workers: int = 4,
         **options: Any,
     ) -> None:
         options.setdefault("max_ratelimit_timeout", 30.0)  # longer waits go to the outbox
@@ -48,7 +51,18 @@ class DeskhandBot(discord.Client):
         self.inflight: set[asyncio.Task] = set()
         self._seen: OrderedDict[int, float] = OrderedDict()
         self._retry_task: asyncio.Task | None = None
+        self.inbox = DiscordInbox(self, inbox_workers)
         commands.register(self)
+
+    def _get_state(self, **options: Any) -> InboxState:
+        """discord.py's connection state, keeping raw payloads so events can be stored first."""
+        return InboxState(
+            dispatch=self.dispatch,
+            handlers=self._handlers,
+            hooks=self._hooks,
+            http=self.http,
+            **options,
+        )
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -60,6 +74,7 @@ class DeskhandBot(discord.Client):
             self._retry_task = asyncio.create_task(
                 delivery.retry_loop(self, self.outbox_interval_s), name="deskhand-outbox"
             )
+        self.inbox.start()  # resumes what an earlier process accepted but did not finish
 
     async def sync_tree(self) -> None:
         """Guild sync is instant; global sync (no DISCORD_GUILDS) can take up to an hour."""
@@ -75,7 +90,10 @@ class DeskhandBot(discord.Client):
             log.exception("could not sync /deskhand; commands may be stale")
 
     async def close(self) -> None:
-        """Stop the retry loop with the client."""
+        """Let inbox work in flight finish (bounded), hand back the rest, stop the retry loop."""
+        left = await self.inbox.stop(stop_grace_s())
+        if left:
+            log.warning("%d discord events handed back to the inbox for the next start", left)
         if self._retry_task is not None:
             self._retry_task.cancel()
         await super().close()
@@ -95,37 +113,50 @@ class DeskhandBot(discord.Client):
         log.info("Deskhand connected to Discord as %s in %d guilds", self.user, len(self.guilds))
 
     async def on_resumed(self) -> None:
-        """Replayed events after RESUME are deduplicated by message id."""
+        """Replayed events after RESUME are no-ops: the inbox is unique on Discord's ids."""
         log.info("gateway session resumed")
 
     async def on_message(self, message: discord.Message) -> None:
-        """Every message: staff relay, member follow-up, or a new question."""
+        """Every message the bot should see is stored in the inbox; a worker handles it."""
         await member.on_message(self, message)
 
-    # ---- buttons (called by the DynamicItems) ---------------------------------------------
+    # ---- buttons (called by the DynamicItems: live to store, from the inbox to handle) ------
+    async def accepted(self, interaction: discord.Interaction) -> bool:
+        """Live press: store it, defer it, queue it (True). From the inbox: False, handle it."""
+        if event_of(interaction) is not None:
+            return False
+        async with self.inbox.arrival_order(interaction.channel_id or 0):
+            lane = interaction_lane(interaction)
+            await self.inbox.accept_interaction(interaction, "button", lane)
+        return True
+
     async def member_action(
         self, interaction: discord.Interaction, action: str, conversation_id: int, value: str
     ) -> None:
         """A member button."""
-        await member.member_action(self, interaction, action, conversation_id, value)
+        if not await self.accepted(interaction):
+            await member.member_action(self, interaction, action, conversation_id, value)
 
     async def staff_action(
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """A staff button on a ticket card."""
-        await staff.staff_action(self, interaction, action, ticket_id)
+        if not await self.accepted(interaction):
+            await staff.staff_action(self, interaction, action, ticket_id)
 
     async def assist_action(
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """Send as is / Ignore on a suggested reply."""
-        await staff.assist_action(self, interaction, action, ticket_id)
+        if not await self.accepted(interaction):
+            await staff.assist_action(self, interaction, action, ticket_id)
 
     async def rate_action(
         self, interaction: discord.Interaction, ticket_id: int, rating: int
     ) -> None:
         """A rating button."""
-        await staff.rate_action(self, interaction, ticket_id, rating)
+        if not await self.accepted(interaction):
+            await staff.rate_action(self, interaction, ticket_id, rating)
 
     # ---- helpers ---------------------------------------------------------------------------
     def role_of(self, interaction: discord.Interaction) -> str:

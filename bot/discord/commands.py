@@ -160,17 +160,26 @@ class CommandForm(discord.ui.Modal):
             self.add_item(text_input)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Run the form's command with the typed values."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        """Store the submission (command + typed values), then run it at once."""
         values = {name: str(inp.value or "") for name, inp in self.inputs.items()}
-        caller = caller_of(interaction)
-        if run_command_form is None:
-            result = fallback_command(self.bot.app, caller, self.spec.command)
-        else:
-            result = await asyncio.to_thread(
-                run_command_form, self.bot.app, caller, self.spec.command, values
-            )
-        await interaction.followup.send(ephemeral=True, **result_message(result))
+        extra = {"command": self.spec.command, "values": values}
+        event_id = await self.bot.inbox.accept_interaction(interaction, "form", "", extra, True)
+        if event_id is not None:
+            work = submit_form(self.bot, interaction, self.spec.command, values)
+            await self.bot.inbox.run_inline(event_id, work)
+
+
+async def submit_form(
+    bot: DeskhandBot, interaction: discord.Interaction, command: str, values: dict[str, str]
+) -> None:
+    """Run a form's command with the typed values (live, or resumed from the inbox)."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    caller = caller_of(interaction)
+    if run_command_form is None:
+        result = fallback_command(bot.app, caller, command)
+    else:
+        result = await asyncio.to_thread(run_command_form, bot.app, caller, command, values)
+    await interaction.followup.send(ephemeral=True, **result_message(result))
 
 
 class OpenForm(discord.ui.View):
@@ -205,11 +214,20 @@ async def respond(
         await interaction.response.send_message(ephemeral=result.ephemeral, **kwargs)
 
 
+async def accept_deskhand(bot: DeskhandBot, interaction: discord.Interaction, text: str) -> None:
+    """Store `/deskhand` first, then run it at once (a form must be the first response)."""
+    event_id = await bot.inbox.accept_interaction(interaction, "command", "", {"text": text}, True)
+    if event_id is not None:
+        await bot.inbox.run_inline(event_id, run_deskhand(bot, interaction, text))
+
+
 async def run_deskhand(bot: DeskhandBot, interaction: discord.Interaction, text: str) -> None:
     """Run a command line, answering directly when quick and deferring otherwise."""
     caller = caller_of(interaction)
     task = asyncio.ensure_future(asyncio.to_thread(run, bot.app, caller, text))
     try:
+        if interaction.response.is_done():  # resumed from the inbox: deferred when stored
+            raise TimeoutError
         result = await asyncio.wait_for(asyncio.shield(task), timeout=FAST_PATH_S)
     except TimeoutError:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -228,6 +246,6 @@ def register(bot: DeskhandBot) -> None:
     @app_commands.command(name="deskhand", description="Deskhand admin and staff commands")
     @app_commands.describe(command="e.g. help, stats, kb search refunds, channel enable")
     async def deskhand(interaction: discord.Interaction, command: str = "help") -> None:
-        await run_deskhand(bot, interaction, command)
+        await accept_deskhand(bot, interaction, command)
 
     bot.tree.add_command(deskhand)

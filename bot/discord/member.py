@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,12 @@ from sqlmodel import Session, select
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.discord import render, staff
 from bot.discord.delivery import PLATFORM, post_chunks
+from bot.discord.inbox import event_of, thread_lane
 from bot.discord.people import interaction_actor
+from bot.escalation import is_staff_channel
+from bot.inbox import reply_from_dict, reply_to_dict
 from bot.models import Conversation, Message
+from bot.replay import resume_reply
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -75,29 +80,70 @@ def mentions_bot(bot: DeskhandBot, message: discord.Message) -> bool:
 
 
 async def on_message(bot: DeskhandBot, message: discord.Message) -> None:
-    """Route one gateway message: staff thread, member thread / forum post, or a new question."""
+    """Listener: store a message meant for the bot in the inbox; a worker handles it (in order)."""
     if message.author.bot or message.webhook_id or message.guild is None:
         return
     if message.type not in ANSWERABLE_TYPES:
         return
     if not bot.first_sighting(message.id):
         return
-    if await asyncio.to_thread(already_handled, bot, message.id):
-        return
+    async with bot.inbox.arrival_order(message.channel.id):  # a thread's messages stay in order
+        channel = await channel_of(bot, message)
+        if channel is None:
+            return
+        lane = await asyncio.to_thread(lane_if_wanted, bot, message, channel)
+        if lane:
+            await bot.inbox.accept_message(message, lane)
+
+
+async def channel_of(bot: DeskhandBot, message: discord.Message) -> Any:
+    """The message's channel, fetched when the cache does not know it (threads after a restart)."""
     channel: Any = message.channel
     if isinstance(channel, discord.PartialMessageable):
         try:
             channel = await bot.fetch_channel(channel.id)
         except discord.HTTPException:
             log.warning("cannot resolve channel %s", message.channel.id)
-            return
+            return None
+    return channel
+
+
+def lane_if_wanted(bot: DeskhandBot, message: discord.Message, channel: Any) -> str:
+    """The message's lane when the bot must act on it (store it), '' for chatter it ignores.
+
+    Ticket threads and staff-channel threads (relays, unmapped replies), the bot's member threads
+    (the member, or anyone mentioning the bot), help channels and mentions anywhere.
+    """
+    mentioned = mentions_bot(bot, message)
     if isinstance(channel, discord.Thread):
-        await _in_thread(bot, message, channel)
+        parent = channel.parent_id
+        lane = thread_lane(parent, channel.id)
+        if bot.app.desk.find_by_staff_thread(PLATFORM, str(parent), str(channel.id)) is not None:
+            return lane
+        if is_staff_channel(bot.app, PLATFORM, str(parent)):
+            return lane
+        conv = conversation(bot, f"{PLATFORM}:{parent}:{channel.id}")
+        if conv is not None:
+            return lane if mentioned or str(message.author.id) == conv.member_id else ""
+        return lane if mentioned or is_help_channel(bot, parent) else ""
+    if isinstance(channel, discord.TextChannel | discord.VoiceChannel):
+        wanted = mentioned or is_help_channel(bot, channel.id)
+        return thread_lane(channel.id, message.id) if wanted else ""  # its thread shares its id
+    return ""
+
+
+async def handle_message(bot: DeskhandBot, message: discord.Message, event: Any = None) -> None:
+    """Worker: route one stored message: staff thread, member thread / forum post, new question."""
+    channel = await channel_of(bot, message)
+    if isinstance(channel, discord.Thread):
+        await _in_thread(bot, message, channel, event)
     elif isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-        await _in_channel(bot, message, channel)
+        await _in_channel(bot, message, channel, event)
 
 
-async def _in_channel(bot: DeskhandBot, message: discord.Message, channel: Any) -> None:
+async def _in_channel(
+    bot: DeskhandBot, message: discord.Message, channel: Any, event: Any = None
+) -> None:
     """A top-level message: answer when mentioned or in a help channel, in a new thread."""
     mentioned = mentions_bot(bot, message)
     if not mentioned and not await asyncio.to_thread(is_help_channel, bot, channel.id):
@@ -111,10 +157,13 @@ async def _in_channel(bot: DeskhandBot, message: discord.Message, channel: Any) 
         thread=None,
         mentioned=mentioned,
         channel_name=channel.name,
+        event=event,
     )
 
 
-async def _in_thread(bot: DeskhandBot, message: discord.Message, thread: discord.Thread) -> None:
+async def _in_thread(
+    bot: DeskhandBot, message: discord.Message, thread: discord.Thread, event: Any = None
+) -> None:
     """A message in a thread: staff relay, a follow-up, or a new forum post / thread question."""
     parent_id = thread.parent_id
     ticket = await asyncio.to_thread(
@@ -142,6 +191,7 @@ async def _in_thread(bot: DeskhandBot, message: discord.Message, thread: discord
         thread=thread,
         mentioned=mentioned,
         channel_name=getattr(parent, "name", "") or thread.name,
+        event=event,
     )
 
 
@@ -154,8 +204,23 @@ async def converse(
     thread: Any,
     mentioned: bool,
     channel_name: str,
+    event: Any = None,
 ) -> None:
-    """Run the support service for one message (typing meanwhile) and deliver its reply."""
+    """Run the support service for one message (typing meanwhile) and deliver its reply.
+
+    A message already recorded is answered again only when its inbox event is being resumed
+    after a crash (the saved reply, once); a plain repeat is ignored.
+    """
+    if await asyncio.to_thread(already_handled, bot, message.id):
+        key = f"{PLATFORM}:{channel_id}:{thread_id}"
+        reply = await asyncio.to_thread(resume_reply, bot.app.engine, event, key, str(message.id))
+        if reply is None:
+            log.info("discord message %s was answered before; not again", message.id)
+            return
+        log.info("resuming delivery of the reply to discord message %s", message.id)
+        await deliver_reply(bot, reply, thread=thread, source=message,
+                            member_id=message.author.id, member_name=message.author.display_name)  # fmt: skip
+        return
     bot_id = bot.user.id if bot.user else None
     text = render.strip_mention(staff.attachment_text(message), bot_id)
     if not text:
@@ -174,6 +239,8 @@ async def converse(
     )
     async with typing(thread or message.channel):
         reply = await asyncio.to_thread(bot.app.service.handle, msg)
+    if event is not None and event.id:  # a crash from here on resends this reply, not a new one
+        await asyncio.to_thread(bot.inbox.inbox.save_result, event.id, reply_to_dict(reply))
     await deliver_reply(
         bot,
         reply,
@@ -204,13 +271,22 @@ async def withdraw_secret(bot: DeskhandBot, message: discord.Message, reply: Rep
 
 
 async def open_thread(message: discord.Message, reply: Reply) -> Any:
-    """Open the member's thread from their message; fall back to the channel if not allowed."""
+    """Open the member's thread from their message; fall back to the channel if not allowed.
+
+    A resumed reply finds the thread an earlier attempt opened (it shares the message's id).
+    """
     try:
         return await message.create_thread(
             name=render.thread_name(reply.member_text or message.content),
             auto_archive_duration=1440,
         )
     except discord.HTTPException as exc:
+        try:
+            existing = await message.guild.fetch_channel(message.id)  # type: ignore[union-attr]
+        except (discord.HTTPException, AttributeError):
+            existing = None
+        if isinstance(existing, discord.Thread):
+            return existing
         log.warning("could not open a thread on %s (%s); replying in channel", message.id, exc)
         return message.channel
 
@@ -275,7 +351,7 @@ async def member_action(
     value: str,
 ) -> None:
     """A member pressed Helpful / Not helpful / Talk to a person / an option."""
-    await interaction.response.defer()
+    await interaction.response.defer()  # a no-op when the press was deferred as it was stored
     conv = await asyncio.to_thread(conversation_by_id, bot, conversation_id)
     if conv is None:
         await interaction.followup.send("That conversation has expired.", ephemeral=True)
@@ -290,15 +366,21 @@ async def member_action(
     except discord.HTTPException:
         log.info("could not clear buttons on %s", interaction.message)
     thread = interaction.channel
-    async with typing(thread):
-        reply = await asyncio.to_thread(
-            bot.app.service.handle_action,
-            conv.key,
-            action,
-            value,
-            member_of(interaction.user),
-            PLATFORM,
-        )
+    event = event_of(interaction)
+    if event is not None and event.result:  # resumed after a crash: the turn already ran
+        reply = reply_from_dict(json.loads(event.result))
+    else:
+        async with typing(thread):
+            reply = await asyncio.to_thread(
+                bot.app.service.handle_action,
+                conv.key,
+                action,
+                value,
+                member_of(interaction.user),
+                PLATFORM,
+            )
+        if event is not None and event.id:
+            await asyncio.to_thread(bot.inbox.inbox.save_result, event.id, reply_to_dict(reply))
     if reply.route == "notice":
         await interaction.followup.send(reply.text, ephemeral=True)
         return

@@ -237,6 +237,12 @@ def daily_purge(app: Deskhand, now: float | None = None) -> dict[str, int] | Non
     _last_purge[key] = now
     days = int(app.settings.get("retention_days") or 0)
     counts = purge_older_than(app.engine, days, app.checkpointer)
+    from bot.inbox import Inbox
+
+    finished = Inbox(app.engine).purge_finished()  # DESKHAND_INBOX_RETENTION_DAYS, default 7
+    if finished:
+        counts["inbox_events"] = counts.get("inbox_events", 0) + finished
+        log.info("inbox: %d finished events older than the inbox retention deleted", finished)
     if counts.get("conversations"):
         log.info("retention purge (%s days): %s", days, counts)
     return counts

@@ -12,11 +12,11 @@ from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.desk import DeskError
-from bot.inbox import Inbox, InboxWorker, reply_from_dict, reply_to_dict
+from bot.inbox import Inbox, InboxWorker, reply_to_dict
 from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Conversation, InboxEvent, Message
 from bot.policy import Actor, CachedGroups
-from bot.replay import recorded_reply
+from bot.replay import resume_reply
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
     ASSIST_ACTIONS,
@@ -188,10 +188,7 @@ class SlackAdapter(SlackDelivery):
         if item is None or item.attempts <= 1:
             log.info("slack message %s/%s already handled; not answering again", channel, ts)
             return
-        if item.result:
-            reply = reply_from_dict(json.loads(item.result))
-        else:  # died between recording the answer and keeping a copy: rebuild it from the record
-            reply = recorded_reply(self.app.engine, key, ts)
+        reply = resume_reply(self.app.engine, item, key, ts)
         if reply is None:
             log.warning("no recorded reply for %s/%s; nothing to resume", channel, ts)
             return

@@ -178,6 +178,28 @@ class Harness:
         return token
 
     async def settle(self, bot: DeskhandBot) -> None:
+        """Wait until every handler task has finished and the inbox workers have drained."""
+        for _ in range(100):
+            await self._settle_tasks(bot)
+            if bot.inbox.worker.running:
+                assert await bot.inbox.wait_idle(120), "the inbox never drained"
+            await asyncio.sleep(0)
+            if not self._busy(bot) and (
+                not bot.inbox.worker.running or await bot.inbox.wait_idle(0.05)
+            ):
+                return
+        raise AssertionError("bot never settled")
+
+    def _busy(self, bot: DeskhandBot) -> bool:
+        current = asyncio.current_task()
+        return any(
+            t is not current
+            and not t.done()
+            and (t in bot.inflight or t.get_name().startswith(("discord", "CommandTree")))
+            for t in asyncio.all_tasks()
+        )
+
+    async def _settle_tasks(self, bot: DeskhandBot) -> None:
         """Wait until every event handler, button and command task has finished."""
         current = asyncio.current_task()
         for _ in range(1000):

@@ -297,6 +297,16 @@ class FakeDiscord:
         return channel
 
     def _thread_from_message(self, body: dict[str, Any], cid: str, mid: str) -> dict[str, Any]:
+        if self.channels.get(mid, {}).get("type") == 11:  # as Discord: one thread per message
+            raise web.HTTPBadRequest(
+                body=json.dumps(
+                    {
+                        "message": "A thread has already been created for this message",
+                        "code": 160004,
+                    }  # fmt: skip
+                ).encode(),
+                headers={"Content-Type": "application/json"},
+            )
         parent = self.channels.get(cid, {})
         thread = P.thread(
             mid, parent.get("guild_id", "0"), cid, self.bot_user["id"], body.get("name", "")
