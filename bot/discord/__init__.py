@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -17,8 +20,28 @@ def main_run(app: Any) -> None:
         raise SystemExit("DISCORD_TOKEN is not set: create a bot at discord.com/developers first.")
     if not app.config.discord_escalation_channel:
         log.warning("DISCORD_ESCALATION_CHANNEL is not set: escalations will have nowhere to go")
+    if not logging.getLogger().handlers:
+        import discord
+
+        discord.utils.setup_logging(handler=discord_log_handler())
     bot = DeskhandBot(app)
-    bot.run(token, log_handler=None if logging.getLogger().handlers else discord_log_handler())
+    asyncio.run(serve(bot, token))
+
+
+async def serve(bot: Any, token: str) -> None:
+    """Connect and run; SIGTERM/SIGINT close the client, which lets inbox work in flight finish
+    (DESKHAND_STOP_GRACE_S) and hands the rest back for the next start, then the process exits 0."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signame: str) -> None:
+        log.info("%s received: stopping", signame)
+        loop.create_task(bot.close(), name="deskhand-discord-stop")
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not POSIX / main thread
+            loop.add_signal_handler(sig, stop, sig.name)
+    async with bot:
+        await bot.start(token)
 
 
 def discord_log_handler() -> logging.Handler:

@@ -18,6 +18,7 @@ from bot.inbox import stop_grace_s
 
 log = logging.getLogger(__name__)
 SEEN_TTL_S = 3600.0
+STAFF_ONLY = "Only staff can use these buttons."
 SEEN_MAX = 10_000
 
 
@@ -121,10 +122,16 @@ class DeskhandBot(discord.Client):
         await member.on_message(self, message)
 
     # ---- buttons (called by the DynamicItems: live to store, from the inbox to handle) ------
-    async def accepted(self, interaction: discord.Interaction) -> bool:
-        """Live press: store it, defer it, queue it (True). From the inbox: False, handle it."""
+    async def accepted(self, interaction: discord.Interaction, staff_only: bool = False) -> bool:
+        """Live press: store it, defer it, queue it (True). From the inbox: False, handle it.
+
+        A staff button pressed by someone else is refused at once, privately (nothing to store).
+        """
         if event_of(interaction) is not None:
             return False
+        if staff_only and not await asyncio.to_thread(staff.can_staff, self, interaction):
+            await interaction.response.send_message(STAFF_ONLY, ephemeral=True)
+            return True
         async with self.inbox.arrival_order(interaction.channel_id or 0):
             lane = interaction_lane(interaction)
             await self.inbox.accept_interaction(interaction, "button", lane)
@@ -141,14 +148,14 @@ class DeskhandBot(discord.Client):
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """A staff button on a ticket card."""
-        if not await self.accepted(interaction):
+        if not await self.accepted(interaction, staff_only=True):
             await staff.staff_action(self, interaction, action, ticket_id)
 
     async def assist_action(
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """Send as is / Ignore on a suggested reply."""
-        if not await self.accepted(interaction):
+        if not await self.accepted(interaction, staff_only=True):
             await staff.assist_action(self, interaction, action, ticket_id)
 
     async def rate_action(
