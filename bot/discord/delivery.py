@@ -55,12 +55,19 @@ async def post(
     embeds: list[discord.Embed] | None = None,
     view_spec: dict[str, Any] | None = None,
     mention: str | int | None = None,
+    nonce: str | None = None,
 ) -> discord.Message:
-    """Send one message with member-safe allowed mentions (raises on failure)."""
+    """Send one message with member-safe allowed mentions (raises on failure).
+
+    With a nonce Discord creates the message once: a resend within minutes (a reply resumed
+    after a crash) returns the first message instead of posting it again.
+    """
     channel = bot.get_partial_messageable(int(channel_id))
     kwargs: dict[str, Any] = {
         "allowed_mentions": render.member_mentions(mention) if mention else render.NO_MENTIONS
     }
+    if nonce:
+        kwargs["nonce"] = nonce
     if embeds:
         kwargs["embeds"] = embeds
     view = view_from_spec(view_spec)
@@ -78,8 +85,12 @@ async def post_chunks(
     view_spec: dict[str, Any] | None = None,
     mention: str | int | None = None,
     kind: str = "post",
+    nonce: str = "",
 ) -> bool:
-    """Post split text (embeds and buttons on the last chunk) in thread order; park what fails."""
+    """Post split text (embeds and buttons on the last chunk) in thread order; park what fails.
+
+    `nonce` (at most 20 characters) makes each chunk idempotent at Discord for a few minutes.
+    """
     chunks = render.split_message(text) or [""]
     key = str(channel_id)
     for i, chunk in enumerate(chunks):
@@ -90,6 +101,7 @@ async def post_chunks(
             "embeds": [e.to_dict() for e in embeds or []] if last else [],
             "view": view_spec if last else None,
             "mention": str(mention) if mention else None,
+            "nonce": f"{nonce}.{i}" if nonce else None,
         }
         ok = await guarded(bot, kind, payload, lambda p=payload: post_payload(bot, p), key=key)
         if not ok:
@@ -111,6 +123,7 @@ async def post_payload(bot: DeskhandBot, payload: dict[str, Any]) -> discord.Mes
         embeds=embeds,
         view_spec=payload.get("view"),
         mention=payload.get("mention"),
+        nonce=payload.get("nonce"),
     )
 
 

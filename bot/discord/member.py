@@ -218,8 +218,8 @@ async def converse(
             log.info("discord message %s was answered before; not again", message.id)
             return
         log.info("resuming delivery of the reply to discord message %s", message.id)
-        await deliver_reply(bot, reply, thread=thread, source=message,
-                            member_id=message.author.id, member_name=message.author.display_name)  # fmt: skip
+        await deliver_reply(bot, reply, thread=thread, source=message, member_id=message.author.id,
+                            member_name=message.author.display_name, nonce=reply_nonce(event))  # fmt: skip
         return
     bot_id = bot.user.id if bot.user else None
     text = render.strip_mention(staff.attachment_text(message), bot_id)
@@ -248,6 +248,7 @@ async def converse(
         source=message,
         member_id=message.author.id,
         member_name=message.author.display_name,
+        nonce=reply_nonce(event),
     )
     if reply.private_notice or reply.delete_original:
         await withdraw_secret(bot, message, reply)
@@ -299,6 +300,7 @@ async def deliver_reply(
     source: discord.Message | None,
     member_id: int,
     member_name: str,
+    nonce: str = "",
 ) -> None:
     """Show a reply to the member (or staff in shadow mode) and perform its side effects."""
     if reply.route == "ignore":
@@ -317,10 +319,17 @@ async def deliver_reply(
             await staff.tell_member(bot, reply.ticket_id, reply, thread.id)
         return
     if thread is not None:
-        await send_reply(bot, thread.id, reply, member_id)
+        await send_reply(bot, thread.id, reply, member_id, nonce)
 
 
-async def send_reply(bot: DeskhandBot, channel_id: int, reply: Reply, member_id: int) -> None:
+def reply_nonce(event: Any) -> str:
+    """Discord's idempotency key for the reply to one inbox event (the same on every attempt)."""
+    return f"dh{event.id}" if event is not None and event.id else ""
+
+
+async def send_reply(
+    bot: DeskhandBot, channel_id: int, reply: Reply, member_id: int, nonce: str = ""
+) -> None:
     """The reply text split cleanly, with the sources embed and buttons on the last part."""
     embed = render.citation_embed(reply)
     view_spec = None
@@ -340,6 +349,7 @@ async def send_reply(bot: DeskhandBot, channel_id: int, reply: Reply, member_id:
         view_spec=view_spec,
         mention=member_id,
         kind="reply",
+        nonce=nonce,
     )
 
 
@@ -391,4 +401,5 @@ async def member_action(
         source=None,
         member_id=int(conv.member_id),
         member_name=conv.member_name,
+        nonce=reply_nonce(event),
     )

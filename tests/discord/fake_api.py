@@ -66,6 +66,7 @@ class FakeDiscord:
         self.channels: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.interaction_messages: dict[str, str] = {}  # interaction token -> message id
+        self.nonces: dict[tuple[str, str], str] = {}  # (channel, enforced nonce) -> message id
         self.failures: list[Failure] = []
         self.flaky_rules: list[list[Any]] = []  # [method, pattern, every, count, failure]
         self._runner: web.AppRunner | None = None
@@ -133,6 +134,10 @@ class FakeDiscord:
     def posts_to(self, channel_id: str | int) -> list[Call]:
         """Messages the bot posted into a channel or thread."""
         return self.find("POST", rf"/channels/{channel_id}/messages")
+
+    def created_in(self, channel_id: str | int) -> set[str]:
+        """Ids of the messages that appeared in a channel (a nonce repeat creates none)."""
+        return {c.response["id"] for c in self.posts_to(channel_id) if c.response}
 
     def message_sends(self) -> list[Call]:
         """Every call that creates a visible message (channel posts, forum posts, followups)."""
@@ -272,7 +277,13 @@ class FakeDiscord:
         return msg
 
     def _create_message(self, body: dict[str, Any], cid: str) -> dict[str, Any]:
-        return self._store_message(cid, body)
+        nonce = (cid, str(body.get("nonce"))) if body.get("enforce_nonce") else None
+        if nonce in self.nonces:  # as Discord: the message created with this nonce, not a new one
+            return self.messages[self.nonces[nonce]]
+        msg = self._store_message(cid, body)
+        if nonce is not None:
+            self.nonces[nonce] = msg["id"]
+        return msg
 
     def _edit_message(self, body: dict[str, Any], cid: str, mid: str) -> dict[str, Any]:
         msg = self.messages.get(mid) or P.message(mid, cid, None, self.bot_user, "")
