@@ -14,11 +14,11 @@ from discord import app_commands
 from bot.config import Config
 from bot.discord import commands, delivery, member, staff, views
 from bot.discord.inbox import DiscordInbox, InboxState, event_of, interaction_lane
+from bot.discord.people import interaction_actor
 from bot.inbox import stop_grace_s
 
 log = logging.getLogger(__name__)
 SEEN_TTL_S = 3600.0
-STAFF_ONLY = "Only staff can use these buttons."
 SEEN_MAX = 10_000
 
 
@@ -122,16 +122,20 @@ class DeskhandBot(discord.Client):
         await member.on_message(self, message)
 
     # ---- buttons (called by the DynamicItems: live to store, from the inbox to handle) ------
-    async def accepted(self, interaction: discord.Interaction, staff_only: bool = False) -> bool:
+    async def accepted(self, interaction: discord.Interaction, staff_button: str = "") -> bool:
         """Live press: store it, defer it, queue it (True). From the inbox: False, handle it.
 
-        A staff button pressed by someone else is refused at once, privately (nothing to store).
+        A staff button pressed by someone the policy refuses is answered at once, privately
+        (nothing to store); the worker checks again with the state it finds.
         """
         if event_of(interaction) is not None:
             return False
-        if staff_only and not await asyncio.to_thread(staff.can_staff, self, interaction):
-            await interaction.response.send_message(STAFF_ONLY, ephemeral=True)
-            return True
+        if staff_button:
+            actor = await asyncio.to_thread(interaction_actor, self.app, interaction)
+            verdict = await asyncio.to_thread(self.app.policy.may_press, actor, staff_button)
+            if not verdict:
+                await interaction.response.send_message(verdict.reason, ephemeral=True)
+                return True
         async with self.inbox.arrival_order(interaction.channel_id or 0):
             lane = interaction_lane(interaction)
             await self.inbox.accept_interaction(interaction, "button", lane)
@@ -148,14 +152,14 @@ class DeskhandBot(discord.Client):
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """A staff button on a ticket card."""
-        if not await self.accepted(interaction, staff_only=True):
+        if not await self.accepted(interaction, staff_button=action):
             await staff.staff_action(self, interaction, action, ticket_id)
 
     async def assist_action(
         self, interaction: discord.Interaction, action: str, ticket_id: int
     ) -> None:
         """Send as is / Ignore on a suggested reply."""
-        if not await self.accepted(interaction, staff_only=True):
+        if not await self.accepted(interaction, staff_button=f"assist_{action}"):
             await staff.assist_action(self, interaction, action, ticket_id)
 
     async def rate_action(
