@@ -131,14 +131,12 @@ class DeskhandBot(discord.Client):
         if event_of(interaction) is not None:
             return False
         if staff_button:
-            actor = await asyncio.to_thread(interaction_actor, self.app, interaction)
-            verdict = await asyncio.to_thread(self.app.policy.may_press, actor, staff_button)
+            actor = await self.inbox.off_loop(interaction_actor, self.app, interaction)
+            verdict = await self.inbox.off_loop(self.app.policy.may_press, actor, staff_button)
             if not verdict:
                 await interaction.response.send_message(verdict.reason, ephemeral=True)
                 return True
-        async with self.inbox.arrival_order(interaction.channel_id or 0):
-            lane = interaction_lane(interaction)
-            await self.inbox.accept_interaction(interaction, "button", lane)
+        await self.inbox.accept_interaction(interaction, "button", interaction_lane(interaction))
         return True
 
     async def member_action(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 from collections import OrderedDict
@@ -130,6 +131,9 @@ class DiscordInbox:
         self.worker = InboxWorker(self.inbox, PLATFORM, self._work, workers=max(1, workers))
         self.enabled = workers > 0
         self._order: dict[int, asyncio.Lock] = {}
+        # The accept path gets its own threads: the 3 s interaction budget never waits behind
+        # answers the workers are computing on the loop's default executor.
+        self._accept_pool = concurrent.futures.ThreadPoolExecutor(2, "deskhand-discord-accept")
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +152,11 @@ class DiscordInbox:
         return await asyncio.to_thread(self.worker.wait_idle, timeout)
 
     # ---- listener side: store first ------------------------------------------------------------
+    async def off_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking call of the accept path (database) on the accept threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._accept_pool, functools.partial(fn, *args, **kwargs))
+
     def arrival_order(self, channel_id: int) -> asyncio.Lock:
         """Per channel, listeners store events in gateway order (take it before any other await)."""
         if len(self._order) > 5000:
@@ -160,7 +169,7 @@ class DiscordInbox:
         data = self._raw(message.id)
         if data is None:
             return False
-        event_id = await asyncio.to_thread(
+        event_id = await self.off_loop(
             self.inbox.insert,
             PLATFORM,
             f"msg:{message.id}",
@@ -193,7 +202,7 @@ class DiscordInbox:
         if data is None:
             return None
         payload = {"data": data, **(extra or {})}
-        event_id = await asyncio.to_thread(
+        event_id = await self.off_loop(
             self.inbox.insert,
             PLATFORM,
             f"interaction:{interaction.id}",

@@ -91,7 +91,7 @@ async def on_message(bot: DeskhandBot, message: discord.Message) -> None:
         channel = await channel_of(bot, message)
         if channel is None:
             return
-        lane = await asyncio.to_thread(lane_if_wanted, bot, message, channel)
+        lane = await bot.inbox.off_loop(lane_if_wanted, bot, message, channel)
         if lane:
             await bot.inbox.accept_message(message, lane)
 

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 from slack_bolt import App, BoltRequest
 
 from bot.escalation import repair
+from bot.inbox import stop_grace_s
 from bot.monitoring.poster import AlertPoster
 from bot.privacy.erasure import daily_purge
 from bot.slack.alerts import post_alerts
@@ -216,14 +216,6 @@ def start_retry_loop(bolt: App, interval_s: float = 15.0) -> threading.Event:
     poster = AlertPoster(adapter.app, "slack")
     threading.Thread(target=loop, name="deskhand-slack-outbox", daemon=True).start()
     return stop
-
-
-def stop_grace_s() -> float:
-    """How long a stopping process lets work in flight finish (DESKHAND_STOP_GRACE_S, default 10)."""
-    try:
-        return max(0.0, float(os.environ.get("DESKHAND_STOP_GRACE_S") or 10))
-    except ValueError:
-        return 10.0
 
 
 def on_stop_signals(callback: Any) -> None:

@@ -8,7 +8,11 @@ after it runs and nothing is settled (the event keeps its lease, the worker thre
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import statistics
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +225,56 @@ async def test_member_text_is_redacted_in_the_inbox_and_ids_are_not(harness: Har
         ).one()
     assert card not in event.payload and "[card ending 1111]" in event.payload
     assert f'"id": "{msg["id"]}"' in event.payload and msg["author"]["id"] in event.payload
+
+
+async def test_a_burst_of_presses_is_stored_and_deferred_once_each(harness: Harness) -> None:
+    """Figures for the README (printed, not asserted): time from INTERACTION_CREATE to the defer.
+
+    DESKHAND_PRESS_N presses (default 40), DESKHAND_PRESS_GAP_S apart (default 0: all at once).
+    """
+    n = int(os.environ.get("DESKHAND_PRESS_N") or 40)
+    gap = float(os.environ.get("DESKHAND_PRESS_GAP_S") or 0)
+    bot = await harness.start_bot()
+    who = harness.user("Kai")
+    msg = harness.say(bot, harness.channels["help"]["id"], who, QUESTIONS[0])
+    await harness.settle(bot)
+    answer = harness.fake.posts_to(msg["id"])[-1]
+    helpful = next(
+        c["custom_id"] for c in harness.components(answer.json) if ":helpful:" in c["custom_id"]
+    )
+    deferred_at: dict[str, float] = {}
+    callback = harness.fake._callback
+
+    def timed(body: dict[str, Any], iid: str, token: str) -> dict[str, Any]:
+        deferred_at[token] = time.perf_counter()
+        return callback(body, iid, token)
+
+    harness.fake._callback = timed  # type: ignore[method-assign]
+    pressed: dict[str, float] = {}
+    for i in range(n):  # n members press at once (the owner's press is handled, others refused)
+        started = time.perf_counter()
+        pressed[harness.press(bot, answer.response, helpful, harness.user(f"P{i}"))] = started
+        if gap:
+            await asyncio.sleep(gap)
+    await harness.settle(bot)
+    waits = sorted((deferred_at[t] - pressed[t]) * 1000 for t in pressed)
+    figures = {
+        "presses": n,
+        "gap_s": gap,
+        "p50_ms": round(statistics.median(waits)),
+        "p95_ms": round(waits[int(0.95 * (len(waits) - 1))]),
+        "max_ms": round(waits[-1]),
+    }
+    print("\ndiscord press defer figures:", json.dumps(figures))  # a figure, not an assertion
+    assert set(deferred_at) == set(pressed)  # every press acknowledged
+    for token in pressed:
+        calls = harness.fake.find("POST", rf"/interactions/\d+/{token}/callback")
+        assert [c.json["type"] for c in calls] == [6]  # once, as a deferred update
+    with Session(harness.app.engine) as session:
+        stored = session.exec(
+            select(InboxEvent.status).where(
+                InboxEvent.kind == "button",
+                InboxEvent.lane == f"{harness.channels['help']['id']}:{msg['id']}",
+            )  # fmt: skip
+        ).all()
+    assert stored.count("done") >= n
