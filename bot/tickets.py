@@ -27,6 +27,7 @@ from knowledge.models import utcnow
 OPEN_STATUSES = ("open", "claimed")
 LISTS = ("open", "unclaimed", "mine", "all")
 NOTICE_KIND = "desk_notice"  # outbox kind each platform's delivery renders as a plain post
+CARD_REFRESH_KIND = "card_refresh"  # outbox kind: redraw a ticket's card (status, type, buttons)
 DELIVERED_PLATFORMS = ("slack", "discord")  # platforms with an outbox worker
 REOPEN_WINDOW = timedelta(days=14)  # a later message in the thread is a new question
 MAX_EXAMPLE_CHARS = 300
@@ -230,6 +231,22 @@ def queue_notice(
     return True
 
 
+def queue_card_refresh(engine: Engine, ticket: Ticket) -> bool:
+    """Queue a redraw of the ticket's card after a desk change; False if it has no card.
+
+    Keyed apart from the staff thread, so a waiting redraw never holds up a relay.
+    """
+    if ticket.platform not in DELIVERED_PLATFORMS or not ticket.staff_thread_id:
+        return False
+    Outbox(engine).put(
+        ticket.platform,
+        CARD_REFRESH_KIND,
+        {"ticket_id": ticket.id},
+        thread_key=f"ticket:{ticket.id}:card",
+    )
+    return True
+
+
 # ---- transfer --------------------------------------------------------------------------------
 def known_teams(engine: Engine) -> set[str]:
     """Teams and issue types a ticket can be sent to: scope teams and names, routes, support."""
@@ -310,7 +327,9 @@ def transfer(
             old_channel,
             old_thread,
         )
-    if moved and ticket.platform in DELIVERED_PLATFORMS:
+    if not moved:
+        queue_card_refresh(engine, ticket)
+    elif ticket.platform in DELIVERED_PLATFORMS:
         Outbox(engine).put(
             ticket.platform,
             "escalation_card",
@@ -399,6 +418,7 @@ def correct_type(
         ticket.staff_channel_id,
         ticket.staff_thread_id,
     )
+    queue_card_refresh(engine, ticket)
     return Retype(ticket, before, add, entry.id or 0, row.team)
 
 
@@ -453,4 +473,5 @@ def reopen_for(engine: Engine, conv: Conversation, msg: IncomingMessage) -> Tick
         f"I've reopened your ticket #{ticket.id}, so the team sees your message. "
         "A person will reply here in this thread.",
     )
+    queue_card_refresh(engine, ticket)  # resolve / hand back buttons come back
     return ticket

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.desk import ticket_view
 from bot.discord import render, views
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING
 from bot.privacy.erasure import daily_purge
-from bot.tickets import NOTICE_KIND
+from bot.tickets import CARD_REFRESH_KIND, NOTICE_KIND
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -185,6 +186,8 @@ async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> 
             await staff.tell_member(bot, ticket_id)  # a repaired escalation still owes it
     elif kind == "relay_to_staff":
         await staff.send_to_staff_thread(bot, int(payload["ticket_id"]), payload["text"])
+    elif kind == CARD_REFRESH_KIND:
+        await refresh_card(bot, int(payload["ticket_id"]))
     elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
         await post(
             bot,
@@ -199,6 +202,27 @@ async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> 
         await post(bot, channel_id, payload["text"])
     else:
         await post_payload(bot, payload)
+
+
+async def refresh_card(bot: DeskhandBot, ticket_id: int) -> None:
+    """Redraw a ticket's card (status, owner, issue type, buttons) after a desk change.
+
+    The card is the message its staff thread was started from (same id): in the staff channel,
+    or inside the thread for a forum post.
+    """
+    from bot.discord.staff import resolve_channel
+
+    ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+    if not (ticket.staff_channel_id and ticket.staff_thread_id):
+        return
+    view = ticket_view(ticket)
+    parent = await resolve_channel(bot, int(ticket.staff_channel_id))
+    forum = isinstance(parent, discord.ForumChannel)
+    where = ticket.staff_thread_id if forum else ticket.staff_channel_id
+    card = bot.get_partial_messageable(int(where)).get_partial_message(int(ticket.staff_thread_id))
+    await card.edit(
+        embed=render.context_embed(view), view=views.staff_view(ticket_id, view["status"])
+    )
 
 
 async def deliver_pending(bot: DeskhandBot, max_rounds: int = 50) -> int:

@@ -24,7 +24,7 @@ from bot.slack.render import (
 )
 from bot.slack.text import escape
 from bot.slack.workers import KeyedLocks
-from bot.tickets import NOTICE_KIND
+from bot.tickets import CARD_REFRESH_KIND, NOTICE_KIND
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -441,6 +441,8 @@ class SlackDelivery:
             if not channel:
                 raise RuntimeError("no staff channel for alerts: set SLACK_ESCALATION_CHANNEL")
             self.post(channel, payload["text"])
+        elif kind == CARD_REFRESH_KIND:
+            self.refresh_card(int(payload["ticket_id"]))
         elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
             self.post(payload["channel"], escape(payload["text"]), payload.get("thread") or "")
         elif kind == "post":

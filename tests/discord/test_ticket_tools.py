@@ -49,6 +49,21 @@ async def test_transfer_reposts_the_card_and_tells_both_threads(harness):
     assert not harness.app.outbox.pending("discord")
 
 
+async def test_issue_type_fix_redraws_the_card_and_notes_it_in_the_staff_thread(harness):
+    bot = await harness.start_bot()
+    _, _, ticket = await escalate(harness, bot, "Vic")
+    staff, thread = harness.channels["staff"]["id"], _ticket(harness, ticket.id).staff_thread_id
+    harness.slash(
+        bot, staff, harness.user("Kim"), f"ticket {ticket.id} type bug_report",
+        roles=[harness.roles[0]["id"]],
+    )  # fmt: skip
+    await harness.settle(bot)
+    assert "to bug_report by Kim" in harness.fake.posts_to(thread)[-1].json["content"]
+    edit = harness.fake.find("PATCH", rf"/channels/{staff}/messages/{thread}")[-1]
+    issue = next(f["value"] for f in edit.json["embeds"][0]["fields"] if f["name"] == "Issue type")
+    assert "bug_report" in issue
+
+
 async def test_member_writing_after_resolution_reopens_the_same_ticket(harness):
     bot = await harness.start_bot()
     ivy, member_thread, ticket = await escalate(harness, bot, "Uma")
@@ -66,3 +81,7 @@ async def test_member_writing_after_resolution_reopens_the_same_ticket(harness):
     told = harness.fake.posts_to(member_thread)[n_member:]
     assert len(told) == 1 and f"reopened your ticket #{ticket.id}" in told[0].content
     only_member_pings(told[0], ivy["id"])
+    staff = harness.channels["staff"]["id"]
+    redraw = harness.fake.find("PATCH", rf"/channels/{staff}/messages/{staff_thread}")[-1]
+    buttons = [c["custom_id"] for row in redraw.json["components"] for c in row["components"]]
+    assert f"deskhand:resolve:{ticket.id}" in buttons

@@ -60,3 +60,8 @@ def test_reopen_relays_to_the_same_staff_thread_and_tells_the_member(harness: Ha
     deliver_pending(h.deskhand, h.adapter.client, h.adapter)  # the retry loop's next pass
     told = posts(h, channel, ts)[-1].params["text"]
     assert f"reopened your ticket #{ticket.id}" in told
+    # The card is redrawn: claimed again, so Resolve and Hand back are back on it.
+    card_update = [c for c in h.fake.of("chat.update") if c.params["ts"] == card_ts][-1]
+    actions = [e["action_id"] for b in card_update.params["blocks"] if b["type"] == "actions"
+               for e in b["elements"]]  # fmt: skip
+    assert "deskhand:resolve" in actions and "deskhand:handback" in actions
