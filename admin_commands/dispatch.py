@@ -13,6 +13,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     alerts_cmd,
     audit_cmd,
     channels,
+    digest_cmd,
     gaps_cmd,
     help_cmd,
     kb,

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "business_hours": {},  # see bot/monitoring/hours.py: enabled, timezone, days, start, end
     "llm_prices": {},  # model (or "*") -> [price per 1k prompt tokens, per 1k completion tokens]
     "member_tiers": {},  # tier name -> role names/ids (segments in stats)
+    "digest": {},  # weekly review: enabled, day, time, timezone, channels (bot/monitoring/digest.py)
     "privacy": dict(DEFAULT_POLICY),  # kind -> drop | mask | keep (see bot/privacy)
     "rate_limits": {},  # member_per_minute (6), channel_per_minute (0 = off), cooldown_s (60)
     "blocked_members": {},  # "platform:user_id" -> ISO end time, or "" for indefinitely

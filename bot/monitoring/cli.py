@@ -122,6 +122,23 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """`deskhand digest [--json]`: the weekly review of the last 7 days."""
+    from bot.monitoring.digest import weekly_digest
+
+    digest = weekly_digest(_store().engine)
+    if args.json:
+        _print_json(digest.to_dict())
+        return 0
+    print(digest.title)
+    print(digest.text())
+    for row in digest.table:
+        print("  " + "  ".join(f"{c:<26}" if i == 0 else f"{c:>10}" for i, c in enumerate(row)))
+    for name, text in digest.fields():
+        print(f"{name}:\n  " + text.replace("\n", "\n  "))
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add the monitoring subcommands to the `deskhand` parser."""
     p = sub.add_parser("stats", help="scorecard, segments and trends from recorded data")
@@ -145,6 +162,10 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="also replay the alert detectors hourly")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("digest", help="the weekly review of the last 7 days")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("alerts", help="run the alert detectors")
     al = p.add_subparsers(dest="alerts_cmd", required=True)

@@ -2,7 +2,7 @@
 
 The Slack and Discord background loops each hold one `AlertPoster`. Every pass it runs the cheap
 ticket / model / outbox detectors (so an urgent ticket pings on-call at once), every
-`check_minutes` all detectors, then *claims* this
+`check_minutes` all detectors, records the weekly digest when it is due, then *claims* this
 platform's unposted alerts. A claim is a unique (alert, platform) row, so however many processes
 run, each alert reaches the wire once; a failed send is retried a few times, a crashed one after a
 lease. Adapters only render a `Post` and call `sent` or `failed`.
@@ -24,6 +24,7 @@ from bot.models import AlertDelivery, AlertEvent
 from bot.monitoring.alerts import POST_WINDOW, SEVERITY_ICON, alert_settings, run_checks
 from bot.monitoring.charts import render_bars, render_lines
 from bot.monitoring.detectors import FAST_DETECTORS
+from bot.monitoring.digest import DIGEST_KIND, record_due_digest
 from bot.monitoring.facts import utc
 from knowledge.models import utcnow
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claim older than this (the poster died) may be taken over
 MAX_ATTEMPTS = 5
 RETRY_AFTER = timedelta(minutes=1)
-DIGEST_KIND = "weekly_digest"
 
 
 @dataclass
@@ -119,6 +119,10 @@ class AlertPoster:
                 self.last_full = now
         except Exception:  # a broken detector must not stop posting what is already recorded
             log.exception("alert checks failed; posting what is recorded")
+        try:
+            record_due_digest(self.app, now)
+        except Exception:
+            log.exception("weekly digest failed; will try again next pass")
         return claim_posts(self.app, self.platform, now)
 
     def sent(self, post: Post, now: datetime | None = None) -> None:
