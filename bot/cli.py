@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-err = Console(stderr=True)
+err = Console(stderr=True, markup=False)  # file names, errors and member text may hold [brackets]
 
 
 @contextmanager
@@ -44,6 +44,23 @@ def _app() -> Any:
         build_chat_model(config)
     with err.status("Loading the knowledge base and models…"):
         return get_app(config)
+
+
+def _warn_if_empty(app: Any) -> None:
+    """Say where the data is when it holds no articles: a relative DESKHAND_HOME may point elsewhere."""
+    if app.kb.list():
+        return
+    home = app.config.home
+    hint = (
+        ""
+        if Path(home).expanduser().is_absolute()
+        else f" (DESKHAND_HOME={home!r} is relative to {Path.cwd()})"
+    )
+    err.print(
+        f"warning: no articles in {app.config.data_location}{hint}; import some with "
+        "`deskhand kb import PATH`, or set DESKHAND_HOME to the absolute path of your data",
+        style="yellow",
+    )
 
 
 def _config() -> Any:
@@ -88,6 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         err.print(
             f"Loaded the sample: {loaded['articles']} articles, {loaded['issue_types']} issue types."
         )
+    err.print(f"Data in {app.config.data_location} (DESKHAND_HOME).")
     lines = Path(args.script).read_text().splitlines() if args.script else None
     run_demo(app, lines)
     return 0
@@ -100,6 +118,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     app = _app()
     if args.sample:
         app.load_sample()
+    _warn_if_empty(app)
     msg = IncomingMessage(
         platform="console",
         channel_id=args.channel,
@@ -127,11 +146,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     else:
         print(reply.text)
         for c in reply.citations:
-            print(f"  source: {c.title} <{c.url}>")
+            print(f"  source: {c.title} <{c.url}>" if c.url else f"  source: {c.title}")
         for i, o in enumerate(reply.options, 1):
             print(f"  [{i}] {o.label}")
         err.print(
-            f"[dim]route={reply.route} confidence={reply.confidence:.2f} reasons={reply.reasons}[/]"
+            f"route={reply.route} confidence={reply.confidence:.2f} reasons={reply.reasons}",
+            style="dim",
         )
     return 0
 
@@ -191,14 +211,18 @@ def cmd_kb(args: argparse.Namespace) -> int:
                     ),
                 )
             report = done.result
-            err.print(report.summary())
+            err.print(f"{report.summary()} (data in {app.config.data_location})")
             for error in report.errors:
-                err.print(f"[red]{error}[/]")
+                err.print(str(error), style="red")
             for finding in report.flagged:
-                err.print(f"[yellow]held: {finding}[/]")
+                err.print(f"held: {finding}", style="yellow")
+            for note in report.assumed:
+                err.print(f"assumed: {note}", style="yellow")
             _print_calibration(app, done)
             _print_undo(done.audit_id)
             return 1 if report.errors or report.flagged else 0
+        if args.kb_cmd in ("hygiene", "reindex"):
+            _warn_if_empty(app)
         if args.kb_cmd == "hygiene":
             from knowledge.hygiene import (
                 find_contradictions,
@@ -228,7 +252,7 @@ def cmd_kb(args: argparse.Namespace) -> int:
             err.print(f"Reindexed {len(app.kb.list())} articles.")
             return 0
     except KnowledgeError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(str(exc), style="red")
         return 2
     return 2
 
@@ -254,7 +278,7 @@ def _kb_read(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print(f"#{row['id']:<4} v{row['version']:<3} [{row['topic']}] {row['title']}")
-        err.print(f"{len(rows)} articles in {config.data_location}", markup=False)
+        err.print(f"{len(rows)} articles in {config.data_location}")
     return 0
 
 
@@ -293,7 +317,7 @@ def cmd_scope(args: argparse.Namespace) -> int:
         elif args.scope_cmd == "retrain":
             err.print(f"Classifier {app.retrain()} trained.")
     except ScopeError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(str(exc), style="red")
         return 2
     return 0
 
@@ -358,6 +382,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         check_slack(_config(), http=args.http)
     app = _app()
+    _warn_if_empty(app)
     if args.platform == "slack":
         from bot.slack import main_run
 

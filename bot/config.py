@@ -72,8 +72,8 @@ class Config:
 
     @property
     def home_path(self) -> Path:
-        """The data directory, created on first use."""
-        path = Path(self.home).expanduser()
+        """The data directory (absolute: a relative DESKHAND_HOME is fixed at start-up), created on first use."""
+        path = Path(self.home).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
 

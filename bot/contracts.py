@@ -21,6 +21,18 @@ def storable_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text.replace("\x00", " "))
 
 
+MAX_STORED_CHARS = (
+    100_000  # a stored message keeps this much; Slack caps at 40,000, Discord at 4,000
+)
+
+
+def stored_copy(text: str) -> str:
+    """The text as kept in SQL: whole up to MAX_STORED_CHARS, else cut with a note saying so."""
+    if len(text) <= MAX_STORED_CHARS:
+        return text
+    return f"{text[:MAX_STORED_CHARS]}\n[… {len(text) - MAX_STORED_CHARS:,} more characters not stored]"
+
+
 def needs_cleaning(text: str) -> bool:
     """True if storable_text would change `text`."""
     return "\x00" in text or _SURROGATE.search(text) is not None

@@ -88,7 +88,13 @@ class EscalationDesk:
             extra=json.dumps(
                 {
                     k: record[k]
-                    for k in ("analysis", "suggested_reply", "language", "language_name")
+                    for k in (
+                        "analysis",
+                        "suggested_reply",
+                        "language",
+                        "language_name",
+                        "repeat_of",
+                    )
                     if k in record
                 }
             ),

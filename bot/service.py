@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.engine import Engine
@@ -20,6 +18,7 @@ from bot.abuse.gate import LIVE_PLATFORMS, limits_of
 from bot.abuse.hold import hold, join_open_ticket, open_ticket_of_member
 from bot.checkpoints import prune_thread
 from bot.contracts import (
+    MAX_STORED_CHARS,
     Button,
     Citation,
     IncomingMessage,
@@ -29,6 +28,7 @@ from bot.contracts import (
     Route,
     needs_cleaning,
     storable_text,
+    stored_copy,
 )
 from bot.desk import EscalationDesk
 from bot.llm.recorder import conversation_scope
@@ -36,6 +36,7 @@ from bot.models import Conversation, Decision, Feedback, Message
 from bot.monitoring.hours import with_next_reply
 from bot.monitoring.tiers import member_tier
 from bot.privacy.edge import apply_outcome, redact_message
+from bot.repeat_contact import prior_unresolved
 from bot.runtime_settings import SettingsStore
 from bot.tickets import reopen_for
 from graph.deps import GraphDeps
@@ -44,7 +45,6 @@ from knowledge.models import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_CHARS = 100_000
 BUTTON_TURNS = {
     "helpful": TurnKind.THANKS,
     "not_helpful": TurnKind.NOT_HELPFUL,
@@ -201,7 +201,7 @@ class SupportService:
                 "channel_id": msg.channel_id,
                 "name": msg.channel_name,
             },
-            "prior_unresolved": self._prior_unresolved(conv, settings),
+            **self._prior_contacts(conv, settings),
             "thresholds": settings.thresholds(msg.channel_id),
             "persona": settings.persona(),
         }
@@ -262,7 +262,7 @@ class SupportService:
                 role="member",
                 author_id=msg.member.user_id,
                 author_name=msg.member.display_name,
-                text=(msg.text or turn.describe())[:MAX_STORED_CHARS],
+                text=stored_copy(msg.text or turn.describe()),
                 kind=turn.kind.value,
                 platform_message_id=msg.message_id,
             )
@@ -367,7 +367,7 @@ class SupportService:
                     role="member",
                     author_id=msg.member.user_id,
                     author_name=msg.member.display_name,
-                    text=msg.text[:MAX_STORED_CHARS],
+                    text=stored_copy(msg.text),
                     platform_message_id=msg.message_id,
                 )
             )
@@ -422,31 +422,11 @@ class SupportService:
             ).first()
         return text or ""
 
-    def _prior_unresolved(self, conv: Conversation, settings: SettingsStore) -> list[str]:
-        """Issue types this member raised in other recent threads that were never resolved."""
-        since = utcnow() - timedelta(days=int(settings.get("repeat_window_days") or 7))
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(Conversation.issue_type, Conversation.status)
-                .where(
-                    Conversation.member_id == conv.member_id,
-                    Conversation.platform == conv.platform,
-                )
-                .where(Conversation.id != conv.id, Conversation.issue_type != "")
-                .where(col(Conversation.status).in_(["answered", "escalated"]))
-                .where(col(Conversation.updated_at) >= since)
-            ).all()
-            # an open ticket is unresolved; an unconfirmed answer only after the second return
-            answered = Counter(issue for issue, status in rows if status == "answered")
-            unresolved = {issue for issue, status in rows if status == "escalated"}
-            unresolved |= {issue for issue, count in answered.items() if count >= 2}
-            not_helpful = session.exec(
-                select(Conversation.issue_type)
-                .join(Feedback, col(Feedback.conversation_id) == col(Conversation.id))
-                .where(Conversation.member_id == conv.member_id, Feedback.kind == "not_helpful")
-                .where(col(Feedback.created_at) >= since)
-            )
-            return sorted(unresolved | set(not_helpful))
+    def _prior_contacts(self, conv: Conversation, settings: SettingsStore) -> dict[str, Any]:
+        """This member's recent unresolved or disputed contacts (bot.repeat_contact), as graph inputs."""
+        window = int(settings.get("repeat_window_days") or 7)
+        prior = prior_unresolved(self.engine, conv, window)
+        return {"prior_unresolved": sorted(prior), "prior_contacts": prior}
 
     def _feedback(self, conv: Conversation, kind: str, user_id: str) -> None:
         with Session(self.engine) as session:

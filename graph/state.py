@@ -65,6 +65,7 @@ class SupportState(TypedDict, total=False):
     member: dict[str, Any]  # user_id, display_name, tier
     channel: dict[str, Any]  # platform, channel_id
     prior_unresolved: list[str]  # issue types of this member's recent unresolved contacts
+    prior_contacts: dict[str, str]  # issue type -> which earlier thread and why it counts
     thresholds: Thresholds
     persona: dict[str, Any]
 

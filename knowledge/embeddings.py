@@ -64,6 +64,8 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bars
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         self._encoder, self.backend = _load_backend(backend)
         self._threads = os.cpu_count() or 1
         self._lock = threading.Lock()
@@ -89,6 +91,12 @@ class MiniLMEmbedder:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return vectors
+
+
+    def embed_once(self, text: str) -> np.ndarray:
+        """One query on one thread, bypassing the cache: the floor a member message costs."""
+        with self._lock:
+            return self._encoder.encode([text], threads=1, batch_size=1)[0]
 
 
 def _load_backend(backend: str) -> tuple[Any, str]:

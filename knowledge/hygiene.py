@@ -12,6 +12,11 @@ from knowledge.lint import lint_article
 from knowledge.store import KnowledgeBase
 
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)?(?![\w-])")
+_AMOUNT = re.compile(
+    r"(?P<pre>[€$£])?\s?(?P<num>(?<![\w-])\d+(?:[.,]\d+)?)(?![\w-]|[.,]\d)\s*(?P<unit>%|[^\W\d_]+)?"
+)
+_UNITS = {"€": "eur", "euro": "eur", "euros": "eur", "$": "usd", "dollars": "usd", "dollar": "usd"}
+_UNITS |= {"£": "gbp", "percent": "%", "hrs": "hour", "mins": "minute", "min": "minute"}
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|isn't|won't|without)\b", re.I)
 
 
@@ -84,26 +89,64 @@ def find_stale(kb: KnowledgeBase, days: int = 180) -> list[StaleArticle]:
     return sorted(out, key=lambda s: -s.days_old)
 
 
+def amounts(text: str) -> dict[str, set[str]]:
+    """Numbers by the unit written with them: '15 EUR', '€15' -> eur: {15}; '7 days' -> day: {7}."""
+    found: dict[str, set[str]] = {}
+    for m in _AMOUNT.finditer(text):
+        unit = (m.group("pre") or m.group("unit") or "").lower()
+        unit = _UNITS.get(unit, unit)
+        if len(unit) > 3 and unit.endswith("s"):
+            unit = unit[:-1]  # days -> day, hours -> hour
+        if unit:
+            found.setdefault(unit, set()).add(m.group("num"))
+    return found
+
+
+def conflicting_amounts(a: str, b: str) -> list[str]:
+    """'15 eur vs 20 eur'-style conflicts: the same unit with different values in each text."""
+    left, right = amounts(a), amounts(b)
+    out = []
+    for unit in sorted(left.keys() & right.keys()):
+        only_a, only_b = left[unit] - right[unit], right[unit] - left[unit]
+        if only_a and only_b:
+            out.append(f"{'/'.join(sorted(only_a))} vs {'/'.join(sorted(only_b))} {unit}")
+    return out
+
+
 def find_contradictions(
-    kb: KnowledgeBase, threshold: float = 0.85, body_threshold: float = 0.8
+    kb: KnowledgeBase,
+    threshold: float = 0.85,
+    body_threshold: float = 0.8,
+    close_threshold: float = 0.65,
 ) -> list[Contradiction]:
-    """Same question (title cosine >= threshold), similar answer, but other numbers or polarity."""
+    """Similar answers to the same question that disagree on numbers or polarity.
+
+    Same question (title cosine >= threshold): any differing numbers or a negation differing.
+    Close questions (title cosine >= close_threshold): only numbers of the same unit that differ
+    (15 EUR vs 20 EUR, 7 vs 30 days), a stronger sign than wording alone.
+    """
     vectors = kb.index.article_vectors()
     titles = {aid: title for aid, (title, _) in vectors.items()}
     arts = {a.id: a for a in kb.list()}
     out = []
-    for a, b, _ in _pairs(titles, threshold):
+    for a, b, title_sim in _pairs(titles, min(threshold, close_threshold)):
         body_a, body_b = vectors[a][1], vectors[b][1]
         if a not in arts or b not in arts or body_a is None or body_b is None:
             continue
         if float(body_a @ body_b) < body_threshold:
             continue  # different answers altogether: a near-duplicate question, not a contradiction
-        nums_a, nums_b = set(_NUMBER.findall(arts[a].body)), set(_NUMBER.findall(arts[b].body))
         reason = ""
-        if nums_a - nums_b and nums_b - nums_a:
-            reason = f"numbers differ: {sorted(nums_a - nums_b)} vs {sorted(nums_b - nums_a)}"
-        elif bool(_NEGATION.search(arts[a].body)) != bool(_NEGATION.search(arts[b].body)):
-            reason = "one answer is negated, the other is not"
+        conflicts = conflicting_amounts(arts[a].body, arts[b].body)
+        if title_sim < threshold:
+            reason = f"numbers differ: {'; '.join(conflicts)}" if conflicts else ""
+        else:
+            nums_a, nums_b = set(_NUMBER.findall(arts[a].body)), set(_NUMBER.findall(arts[b].body))
+            if conflicts:
+                reason = f"numbers differ: {'; '.join(conflicts)}"
+            elif nums_a - nums_b and nums_b - nums_a:
+                reason = f"numbers differ: {sorted(nums_a - nums_b)} vs {sorted(nums_b - nums_a)}"
+            elif bool(_NEGATION.search(arts[a].body)) != bool(_NEGATION.search(arts[b].body)):
+                reason = "one answer is negated, the other is not"
         if reason:
             out.append(Contradiction(a, b, arts[a].title, arts[b].title, reason))
     return out

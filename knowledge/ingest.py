@@ -36,6 +36,7 @@ class ImportReport:
     files: int = 0
     errors: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)  # held back by the safety lint (no --force)
+    assumed: list[str] = field(default_factory=list)  # `path: what was guessed` (no front matter)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +50,11 @@ class ImportReport:
             f"{self.skipped} unchanged"
         )
         text += f", {len(self.errors)} file(s) rejected" if self.errors else ""
+        text += (
+            f", {len(self.assumed)} file(s) without front matter (defaults assumed, listed below)"
+            if self.assumed
+            else ""
+        )
         return text + (
             f", {len(self.flagged)} article(s) held by the safety lint (re-run with --force)"
             if self.flagged
@@ -64,6 +70,7 @@ class ImportReport:
             "files": self.files,
             "errors": list(self.errors),
             "flagged": list(self.flagged),
+            "assumed": list(self.assumed),
         }
 
 
@@ -127,16 +134,27 @@ def parse_markdown(text: str, source: str, stem: str) -> list[ArticleDraft]:
         body_start = end + 1
     body_lines = lines[body_start:]
     title = _text_field(meta, "title", 2)
+    title_from = ""
     if not title:
         for i, line in enumerate(body_lines):
             match = re.match(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", line)
             if match:
-                title = match.group(1)
+                title, title_from = match.group(1), "the first heading"
                 del body_lines[i]
                 break
             if line.strip():
                 break
-    title = title or stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    if not title:
+        title, title_from = (
+            stem.replace("-", " ").replace("_", " ").strip().capitalize(),
+            "the file name",
+        )
+    assumed = (
+        f"no front matter: title {title!r} (from {title_from}), topic 'general', no URL, no tags; "
+        "add a '---' block with title, url, topic, tags to set them"
+        if body_start == 0
+        else ""
+    )
     body = "\n".join(body_lines).strip()
     if not body:
         raise ParseError(body_start + 1, "empty body")
@@ -150,6 +168,7 @@ def parse_markdown(text: str, source: str, stem: str) -> list[ArticleDraft]:
             owner=_text_field(meta, "owner", 2),
             source=source,
             external_id=_text_field(meta, "id", 2) or stem,
+            assumed=assumed,
         )
     ]
 
@@ -342,6 +361,7 @@ def import_path(
         except OSError as exc:
             report.errors.append(f"{file}:0: cannot read: {exc.strerror or exc}")
         else:
+            report.assumed += [f"{file}: {d.assumed}" for d in drafts if d.assumed]
             try:
                 write_drafts(kb, drafts, report, allowed_domains, force)
                 report.files += 1

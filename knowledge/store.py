@@ -39,6 +39,7 @@ class ArticleDraft:
     owner: str = ""
     source: str = ""
     external_id: str = ""
+    assumed: str = ""  # what the parser had to guess (e.g. no front matter), told to the importer
 
 
 def _tags(tags: Iterable[str] | str) -> str:

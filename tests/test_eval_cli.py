@@ -85,6 +85,7 @@ def test_eval_retrieval_and_decisions_json(
     assert {"n", "mrr", "hit_at_1", "hit_at_5", "p50_ms", "p95_ms"} <= data.keys()
     assert data["n"] == 60 and data["mrr"] > 0.6
     assert data["mrr"] <= data["label_ceiling"]["mrr"] <= 1.0
+    assert (tmp_path / "r" / "retrieval_scores.png").read_bytes()[:4] == b"\x89PNG"
     run = deskhand(
         tmp_path / "home",
         "eval",

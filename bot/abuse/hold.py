@@ -10,12 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.abuse.gate import Held
-from bot.contracts import IncomingMessage, Reply
+from bot.contracts import IncomingMessage, Reply, stored_copy
 from bot.models import Conversation, Message, Ticket
 from bot.outbox import ALERT_KEY, ALERT_KIND, Outbox
 
 log = logging.getLogger(__name__)
-MAX_STORED_CHARS = 100_000
 
 
 def hold(service: Any, msg: IncomingMessage, held: Held) -> Reply:
@@ -31,7 +30,7 @@ def hold(service: Any, msg: IncomingMessage, held: Held) -> Reply:
                 role="member",
                 author_id=msg.member.user_id,
                 author_name=msg.member.display_name,
-                text=msg.text[:MAX_STORED_CHARS],
+                text=stored_copy(msg.text),
                 platform_message_id=msg.message_id,
             )
         )
@@ -69,7 +68,7 @@ def join_open_ticket(session: Session, ticket: Ticket, msg: IncomingMessage, rep
             role="member",
             author_id=msg.member.user_id,
             author_name=msg.member.display_name,
-            text=msg.text[:MAX_STORED_CHARS],
+            text=stored_copy(msg.text),
         )
     )
     reply.route = "relay"

@@ -1,16 +1,23 @@
-"""The console adapter: a local help channel and a simulated staff channel in the terminal."""
+"""The console adapter: a local help channel and a simulated staff channel in the terminal.
+
+Everything shown here is built as rich `Text`, never parsed as markup: member, staff and article
+text may contain square brackets ("[email]", "[/b]", "[answer X]") and must show as typed.
+"""
 
 from __future__ import annotations
 
 import itertools
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from bot.contracts import IncomingMessage, Member, Reply
+from bot.contracts import Citation, IncomingMessage, Member, Reply
 from bot.desk import DeskError, ticket_view
 
 HELP = """Type a question as a community member. Demo commands:
@@ -22,6 +29,27 @@ HELP = """Type a question as a community member. Demo commands:
   /rate N           rate the resolved ticket 1-5
   /deskhand ...     admin commands (you are admin here), e.g. /deskhand help
   /quit"""
+END_OF_TEXT = "."  # a line with only this ends a multi-line form field
+CANCEL = "/cancel"
+
+
+class FormCancelled(Exception):
+    """The user stopped filling in a form (or the input ended); nothing is submitted."""
+
+
+def plain(text: object, style: str = "") -> Text:
+    """Text shown exactly as written: brackets are characters, not markup."""
+    return Text(str(text), style=style)
+
+
+def citation_line(citations: list[Citation]) -> str:
+    """'Title (url)' per source; an article without a URL is just its title."""
+    return "; ".join(f"{c.title} ({c.url})" if c.url else c.title for c in citations)
+
+
+def new_run_id() -> str:
+    """A short random id for this demo run, so thread keys never collide with stored ones."""
+    return secrets.token_hex(3)
 
 
 @dataclass
@@ -32,18 +60,27 @@ class ConsoleSession:
     console: Console = field(default_factory=Console)
     user: Member = field(default_factory=lambda: Member("demo-user", "You"))
     staff: Member = field(default_factory=lambda: Member("demo-staff", "Sam (staff)"))
-    _threads: Any = field(default_factory=lambda: itertools.count(1))
+    read: Callable[[str], str] = input  # how form fields are asked for (scripted runs read lines)
+    run_id: str = field(default_factory=new_run_id)
+    _threads: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     thread: str = ""
     last: Reply | None = None
     ticket_id: int | None = None
 
     def __post_init__(self) -> None:
-        self.thread = f"t{next(self._threads)}"
+        self.thread = self._next_thread()
+
+    def _next_thread(self) -> str:
+        return f"{self.run_id}-t{next(self._threads)}"
 
     @property
     def key(self) -> str:
         """The current conversation key."""
         return f"console:help:{self.thread}"
+
+    def say(self, text: object, style: str = "") -> None:
+        """Print one line as plain text."""
+        self.console.print(plain(text, style))
 
     def ask(self, text: str) -> Reply:
         """Send a member message through the service and show the reply."""
@@ -70,20 +107,19 @@ class ConsoleSession:
         """Render a reply in the help channel and, on escalation, the staff channel."""
         self.last = reply
         if reply.route == "relay":
-            self.console.print(
-                f"[dim]#staff ← relayed to ticket #{reply.ticket_id}:[/] {reply.relay_text}"
-            )
+            line = plain(f"#staff ← relayed to ticket #{reply.ticket_id}: ", "dim")
+            self.console.print(line.append(reply.relay_text or ""))
             return
         body = reply.text
         if reply.citations:
-            body += "\n\nSources: " + "; ".join(f"{c.title} ({c.url})" for c in reply.citations)
+            body += "\n\nSources: " + citation_line(reply.citations)
         if reply.options:
             body += "\n" + "  ".join(f"[{i}] {o.label}" for i, o in enumerate(reply.options, 1))
         meta = f"route={reply.route} confidence={reply.confidence:.2f} reasons={','.join(reply.reasons) or '-'}"
         if reply.issue_type:
             meta += f" issue={reply.issue_type}"
         self.console.print(
-            Panel(body, title="Deskhand in #help", subtitle=meta, border_style="cyan")
+            Panel(plain(body), title="Deskhand in #help", subtitle=plain(meta), border_style="cyan")
         )
         if reply.route == "escalate" and reply.ticket_id:
             self.ticket_id = reply.ticket_id
@@ -108,21 +144,25 @@ class ConsoleSession:
             ("Status", f"{view['status']} {view['claimed_by'] or ''}"),
         ]
         for key, value in rows:
-            table.add_row(f"[bold]{key}[/]", str(value))
+            table.add_row(plain(key, "bold"), plain(value))
         self.console.print(
             Panel(table, title=f"#staff: ticket #{ticket_id}", border_style="magenta")
         )
 
     def staff_say(self, text: str) -> None:
         """A staff reply in the ticket thread, relayed unless it is an internal note."""
+        if not text.strip():
+            raise DeskError("Write the reply after the command: /staff TEXT.")
         relay = self.app.desk.staff_message(
             self._ticket(), self.staff.user_id, self.staff.display_name, text
         )
         if relay.internal:
-            self.console.print(f"[dim]#staff (internal note, not sent): {text}[/]")
+            self.say(f"#staff (internal note, not sent): {text}", "dim")
         else:
             self.console.print(
-                Panel(text, title=f"{relay.staff_name} in #help", border_style="green")
+                Panel(
+                    plain(text), title=plain(f"{relay.staff_name} in #help"), border_style="green"
+                )
             )
 
     def staff_action(self, verb: str) -> None:
@@ -132,26 +172,39 @@ class ConsoleSession:
         ticket = {"claim": desk.claim, "resolve": desk.resolve, "handback": desk.hand_back}[verb](
             ticket_id, self.staff.user_id
         )
-        self.console.print(f"[magenta]ticket #{ticket_id} is now {ticket.status}[/]")
+        self.say(f"ticket #{ticket_id} is now {ticket.status}", "magenta")
         if verb == "resolve":
-            self.console.print("Deskhand in #help: How did we do? Rate 1-5 with /rate N")
+            self.say("Deskhand in #help: How did we do? Rate 1-5 with /rate N")
 
     def _ticket(self) -> int:
         if not self.ticket_id:
             raise DeskError("There is no open ticket in this demo yet.")
         return self.ticket_id
 
+    def pick(self, rest: str) -> None:
+        """Pick clarifying option N of the last reply, with a clear word for anything else."""
+        options = self.last.options if self.last else []
+        if not options:
+            raise DeskError("There is nothing to pick: /pick N follows a clarifying question.")
+        if not rest.strip().isdigit() or not 1 <= int(rest) <= len(options):
+            raise DeskError(f"Pick a number from 1 to {len(options)}, e.g. /pick 1.")
+        self.action("option", options[int(rest) - 1].value)
+
+    def rate(self, rest: str) -> None:
+        """Rate the ticket of this demo 1-5."""
+        if not rest.strip().isdigit() or not 1 <= int(rest) <= 5:
+            raise DeskError("Rate with a whole number from 1 to 5, e.g. /rate 5.")
+        self.app.desk.record_rating(self._ticket(), int(rest), self.user.user_id)
+        self.say("Thanks for the rating!")
+
     def run_command(self, text: str) -> None:
         """Handle one demo line; returns normally unless the user quits."""
         head, _, rest = text.partition(" ")
         if head == "/new":
-            self.thread, self.ticket_id = f"t{next(self._threads)}", None
-            self.console.print(f"[dim]new thread {self.thread}[/]")
-        elif head == "/pick" and self.last and self.last.options:
-            index = int(rest or 0) - 1
-            if not 0 <= index < len(self.last.options):
-                raise DeskError(f"Pick a number from 1 to {len(self.last.options)}.")
-            self.action("option", self.last.options[index].value)
+            self.thread, self.ticket_id, self.last = self._next_thread(), None, None
+            self.say(f"new thread {self.thread}", "dim")
+        elif head == "/pick":
+            self.pick(rest)
         elif head in ("/helpful", "/nothelpful", "/human"):
             self.action(
                 {"/helpful": "helpful", "/nothelpful": "not_helpful", "/human": "human"}[head]
@@ -161,52 +214,115 @@ class ConsoleSession:
         elif head in ("/claim", "/resolve", "/handback"):
             self.staff_action(head[1:])
         elif head == "/rate":
-            self.app.desk.record_rating(self._ticket(), int(rest), self.user.user_id)
-            self.console.print("Thanks for the rating!")
+            self.rate(rest)
         elif head == "/deskhand":
             self.admin(rest)
         elif head == "/help":
-            self.console.print(HELP)
+            self.say(HELP)
         else:
-            self.console.print(f"Unknown demo command {head}. Type /help.")
+            self.say(f"Unknown demo command {head}. Type /help.")
 
     def admin(self, text: str) -> None:
-        """Run an admin command as the local admin."""
-        from admin_commands import Caller, run_command
+        """Run an admin command as the local admin; a form is asked for field by field."""
+        from admin_commands import Caller, run_command, run_command_form
 
-        result = run_command(
-            self.app,
-            Caller(platform="console", user_id="admin", display_name="Admin", channel_id="help"),
-            text,
+        caller = Caller(
+            platform="console", user_id="admin", display_name="Admin", channel_id="help"
         )
+        result = run_command(self.app, caller, text)
+        if result.modal is not None:
+            try:
+                values = self.fill_form(result.modal)
+            except FormCancelled as exc:
+                self.say(f"{result.modal.title}: {exc or 'cancelled'}; nothing was changed.", "red")
+                return
+            result = run_command_form(self.app, caller, result.modal.command, values)
+        self.show_result(result)
+
+    def fill_form(self, spec: Any) -> dict[str, str]:
+        """Ask for each field of a form in the terminal (the chat platforms show a modal)."""
+        self.say(
+            f"{spec.title}: answer each field. Enter keeps the value in brackets; end multi-line "
+            f"text with a line '{END_OF_TEXT}'; {CANCEL} stops. Or give everything inline next "
+            'time, e.g. /deskhand kb add "Title" "Body" --topic T.',
+            "yellow",
+        )
+        values: dict[str, str] = {}
+        for item in spec.fields:
+            hint = f" [{item.default[:40]}]" if item.default and not item.multiline else ""
+            if item.multiline:
+                value = self._read_lines(f"{item.label} (end with '{END_OF_TEXT}')")
+            else:
+                value = self._read_line(f"{item.label}{hint}: ")
+            value = value or item.default
+            if item.required and not value.strip():
+                raise FormCancelled(f"{item.label} is required")
+            values[item.name] = value
+        return values
+
+    def _read_line(self, prompt: str) -> str:
+        try:
+            line = self.read(prompt)
+        except (EOFError, KeyboardInterrupt, StopIteration) as exc:
+            raise FormCancelled("the input ended") from exc
+        if line.strip() == CANCEL:
+            raise FormCancelled("cancelled")
+        return line.rstrip("\n")
+
+    def _read_lines(self, prompt: str) -> str:
+        self.say(prompt)
+        lines: list[str] = []
+        while (line := self._read_line("… ")).strip() != END_OF_TEXT:
+            lines.append(line)
+        return "\n".join(lines).strip()
+
+    def show_result(self, result: Any) -> None:
+        """An admin command's text, fields (the figures), table and chart location."""
         style = "yellow" if result.ok else "red"
-        body = result.text
+        parts = [result.text]
+        if result.fields:
+            width = max(len(name) for name, _ in result.fields)
+            parts.append("\n".join(f"{name:<{width}}  {value}" for name, value in result.fields))
         if result.table:
-            body += "\n" + "\n".join(" | ".join(map(str, row)) for row in result.table)
+            parts.append("\n".join(" | ".join(map(str, row)) for row in result.table))
+        if result.usage:
+            parts.append(f"Usage: /deskhand {result.usage}")
         if result.image_png:
             path = self.app.config.home_path / (result.image_name or "chart.png")
             path.write_bytes(result.image_png)
-            body += f"\n(chart saved to {path})"
-        self.console.print(Panel(body, title=result.title or "deskhand", border_style=style))
+            parts.append(f"(chart saved to {path})")
+        body = plain("\n\n".join(p for p in parts if p))
+        self.console.print(Panel(body, title=plain(result.title or "deskhand"), border_style=style))
 
 
-def run_demo(app: Any, lines: list[str] | None = None) -> None:
+def run_demo(app: Any, lines: list[str] | None = None, console: Console | None = None) -> None:
     """The interactive loop (or a scripted one when `lines` is given)."""
-    session = ConsoleSession(app)
-    session.console.print(Panel(HELP, title="Deskhand demo: #help and #staff in one terminal"))
+    console = console or Console()
     source = iter(lines) if lines is not None else None
+
+    def read(prompt: str) -> str:
+        if source is None:
+            return console.input(plain(prompt, "bold"))
+        line = next(source)
+        console.print(plain(prompt, "bold").append(line, style="default"))  # a readable transcript
+        return line
+
+    session = ConsoleSession(app, console=console, read=read)
+    console.print(Panel(plain(HELP), title="Deskhand demo: #help and #staff in one terminal"))
     while True:
         try:
-            text = next(source) if source is not None else session.console.input("[bold]you> [/]")
+            text = read("you> ")
         except (EOFError, KeyboardInterrupt, StopIteration):
             break
         text = text.strip()
         if text in ("/quit", "/exit"):
             break
+        if not text:
+            continue
         try:
             if text.startswith("/"):
                 session.run_command(text)
             else:
                 session.ask(text)
         except (DeskError, ValueError) as exc:
-            session.console.print(f"[red]{exc}[/]")
+            session.say(str(exc), "red")

@@ -109,6 +109,27 @@ def _latency(
     }
 
 
+def embed_floor(embedder: Any, texts: list[str]) -> dict[str, float]:
+    """p50/p95 of one uncached single-query embedding on one thread (the unavoidable work)."""
+    once = getattr(embedder, "embed_once", None) or (lambda t: embedder.embed([t]))
+    once("warm up")
+    times = []
+    for text in texts:
+        t0 = time.perf_counter()
+        once(text)
+        times.append((time.perf_counter() - t0) * 1000)
+    arr = np.asarray(times)
+    return {
+        "embed_p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "embed_p95_ms": round(float(np.percentile(arr, 95)), 2),
+    }
+
+
+def overhead_ratio(result: dict[str, Any]) -> float:
+    """handle() p50 over one embedding's p50: how far a message is from its unavoidable cost."""
+    return round(result["p50_ms"] / result["embed_p50_ms"], 2)
+
+
 def _import_rate(app: Deskhand, articles: list[dict[str, str]]) -> dict[str, float]:
     from knowledge.store import ArticleDraft
 
@@ -144,6 +165,8 @@ def run_bench(
             "chunks": app.index.count(),
         }
         result.update(_latency(app, questions, progress))
+        result.update(embed_floor(app.embedder, sample_questions()))
+        result["overhead_ratio"] = overhead_ratio(result)
         result["import_chunks_per_s"] = round(result["chunks"] / sample_import_s, 1)
         from bot.evaluation.storage import checkpoint_growth
 

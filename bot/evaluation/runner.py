@@ -179,7 +179,19 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
             [(t, frozenset(g)) for t, g in load_queries(queries, args.limit)]
         ),
     }
-    result["report"] = str(report.write_report(out_dir, "retrieval", result, {}))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ceiling = result["label_ceiling"] or {}
+    bars = {f"hit@{k}": v for k, v in data["hit_at"].items()}
+    bars = {"MRR": data["mrr"], **bars, "ceiling MRR": ceiling.get("mrr", 0.0)}
+    images = {
+        "MRR and hit@k (with the label ceiling)": report.bar_png(
+            list(bars),
+            [float(v or 0.0) for v in bars.values()],
+            out_dir / "retrieval_scores.png",
+            "FAQ retrieval",
+        )
+    }
+    result["report"] = str(report.write_report(out_dir, "retrieval", result, images))
     return result
 
 

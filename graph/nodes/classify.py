@@ -42,6 +42,8 @@ def classify(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
             and result.issue_type in (state.get("prior_unresolved") or [])
         ):
             classification["repeat_contact"] = True
+            prior = state.get("prior_contacts") or {}
+            classification["repeat_of"] = prior.get(result.issue_type, "")
     language = detect_language(text)
     update: dict[str, Any] = {
         "classification": classification,

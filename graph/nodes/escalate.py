@@ -118,6 +118,9 @@ def escalate(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
         record["summary"] = deps.summariser.summarise(transcript, issue_type, reasons)
     except Exception:
         record["summary"] = f"Escalated ({', '.join(reasons)}): {record['question'][:200]}"
+    if "repeat_contact" in reasons and cls.get("repeat_of"):  # on every card: which thread, why
+        record["repeat_of"] = cls["repeat_of"]
+        record["summary"] = f"{record['summary']} Repeat contact: {cls['repeat_of']}."
     if deps.handoff_analyst is not None:
         try:
             record["analysis"] = deps.handoff_analyst(transcript, record)
