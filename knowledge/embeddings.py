@@ -92,7 +92,6 @@ class MiniLMEmbedder:
                 self._cache.popitem(last=False)
         return vectors
 
-
     def embed_once(self, text: str) -> np.ndarray:
         """One query on one thread, bypassing the cache: the floor a member message costs."""
         with self._lock:
