@@ -20,6 +20,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     outbox_cmd,
     persona,
     privacy_cmd,
+    repeat_cmd,
     review_cmd,
     scope_routes,
     stats_cmd,

@@ -48,6 +48,7 @@ def test_bad_demo_arguments_get_a_clear_line(app) -> None:
     out = _demo(
         app,
         [
+            "/helpful",
             "/pick 1",
             "I want a human",
             "/rate abc",
@@ -55,6 +56,7 @@ def test_bad_demo_arguments_get_a_clear_line(app) -> None:
             "/staff",
         ],
     )
+    assert "Ask something first: /helpful acts on the bot's last reply." in out
     assert "There is nothing to pick" in out
     assert "Rate with a whole number from 1 to 5" in out
     assert "Write the reply after the command" in out

@@ -69,3 +69,15 @@ def test_helpful_answers_and_contacts_outside_the_window_do_not_count(app) -> No
     again = say(app, QUESTION, thread="old-3", user="bo")
     assert "repeat_contact" in again.reasons
     assert "5 days ago" in again.escalation["repeat_of"]
+
+
+def test_admins_set_the_repeat_window_from_chat(app) -> None:
+    from admin_commands import Caller, run_command
+
+    admin = Caller(platform="console", user_id="admin", display_name="Admin")
+    shown = run_command(app, admin, "repeat window")
+    assert shown.ok and ("Window (days)", "7") in shown.fields
+    changed = run_command(app, admin, "repeat window 14")
+    assert changed.ok and app.settings.get("repeat_window_days") == 14
+    assert not run_command(app, admin, "repeat window soon").ok
+    assert app.settings.get("repeat_window_days") == 14

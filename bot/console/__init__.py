@@ -206,6 +206,8 @@ class ConsoleSession:
         elif head == "/pick":
             self.pick(rest)
         elif head in ("/helpful", "/nothelpful", "/human"):
+            if self.last is None:
+                raise DeskError(f"Ask something first: {head} acts on the bot's last reply.")
             self.action(
                 {"/helpful": "helpful", "/nothelpful": "not_helpful", "/human": "human"}[head]
             )
