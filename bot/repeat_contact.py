@@ -51,7 +51,8 @@ def prior_unresolved(engine: Engine, conv: Conversation, window_days: int) -> di
                 )
             ).all()
         )
-        followed_up = _followed_up(session, [row[0] for row in rows if row[2] == "answered"])
+        answered = [row[0] for row in rows if row[2] == "answered" and row[0] is not None]
+        followed_up = _followed_up(session, answered)
     found: dict[str, str] = {}
     for conv_id, issue, status, updated in sorted(rows, key=lambda r: r[3], reverse=True):
         if issue in found:

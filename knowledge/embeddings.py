@@ -95,7 +95,8 @@ class MiniLMEmbedder:
     def embed_once(self, text: str) -> np.ndarray:
         """One query on one thread, bypassing the cache: the floor a member message costs."""
         with self._lock:
-            return self._encoder.encode([text], threads=1, batch_size=1)[0]
+            vectors: np.ndarray = self._encoder.encode([text], threads=1, batch_size=1)
+        return np.asarray(vectors[0], dtype=np.float32)
 
 
 def _load_backend(backend: str) -> tuple[Any, str]:
