@@ -63,10 +63,17 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
             )
             p.add_argument("--smalltalk", help="small-talk JSONL {text, kind} (default: bundled)")
             p.add_argument("--followups", help="follow-up JSONL (default: bundled CovidFAQ pairs)")
+    from bot.improve.history import add_history_arguments
+
+    add_history_arguments(sub.add_parser("history", help="replay labelled cases from real work"))
 
 
 def run_eval(args: argparse.Namespace, progress: Callable[[int, int], None]) -> dict[str, Any]:
     """Dispatch one eval subcommand and write its report."""
+    if args.eval_cmd == "history":
+        from bot.improve.history import run_history
+
+        return run_history(args)
     out_dir = Path(args.report_dir)
     if args.eval_cmd == "intents":
         return eval_intents(args, progress, out_dir)
