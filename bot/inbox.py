@@ -255,7 +255,7 @@ class Inbox:
         with Session(self.engine) as session:
             result = session.execute(
                 delete(InboxEvent).where(
-                    InboxEvent.status == "done", col(InboxEvent.updated_at) < cutoff
+                    col(InboxEvent.status) == "done", col(InboxEvent.updated_at) < cutoff
                 )
             )
             session.commit()

@@ -10,6 +10,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.state import ConnectionState
 
 from bot.config import Config
 from bot.discord import commands, delivery, member, staff, views
@@ -55,7 +56,7 @@ class DeskhandBot(discord.Client):
         self.inbox = DiscordInbox(self, inbox_workers)
         commands.register(self)
 
-    def _get_state(self, **options: Any) -> InboxState:
+    def _get_state(self, **options: Any) -> ConnectionState[Any]:
         """discord.py's connection state, keeping raw payloads so events can be stored first."""
         return InboxState(
             dispatch=self.dispatch,

@@ -213,12 +213,12 @@ async def converse(
     """
     if await asyncio.to_thread(already_handled, bot, message.id):
         key = f"{PLATFORM}:{channel_id}:{thread_id}"
-        reply = await asyncio.to_thread(resume_reply, bot.app.engine, event, key, str(message.id))
-        if reply is None:
+        saved = await asyncio.to_thread(resume_reply, bot.app.engine, event, key, str(message.id))
+        if saved is None:
             log.info("discord message %s was answered before; not again", message.id)
             return
         log.info("resuming delivery of the reply to discord message %s", message.id)
-        await deliver_reply(bot, reply, thread=thread, source=message, member_id=message.author.id,
+        await deliver_reply(bot, saved, thread=thread, source=message, member_id=message.author.id,
                             member_name=message.author.display_name, nonce=reply_nonce(event))  # fmt: skip
         return
     bot_id = bot.user.id if bot.user else None
