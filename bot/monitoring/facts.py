@@ -35,7 +35,7 @@ def seconds(later: datetime | None, earlier: datetime | None) -> float | None:
     return None if a is None or b is None else max(0.0, (a - b).total_seconds())
 
 
-@dataclass
+@dataclass(slots=True)  # one per conversation: hundreds of thousands in an 8-week report
 class ConvFacts:
     """Everything the scorecard needs about one conversation."""
 
