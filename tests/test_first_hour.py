@@ -62,3 +62,28 @@ def test_a_relative_home_is_shown_absolute_and_an_empty_one_is_warned_about(
     assert run.returncode == 0, run.stderr
     assert f"warning: no articles in {elsewhere / '.deskhand'}" in err
     assert f"relative to {elsewhere}" in err
+
+
+def test_the_torch_embedder_loads_without_progress_bars(tmp_path: Path) -> None:
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("sentence_transformers") is None:
+        pytest.skip("the torch extra is not installed")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    for key in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
+        env.pop(key, None)
+    code = (
+        "from knowledge.embeddings import get_embedder; get_embedder('minilm-torch').embed(['x'])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Loading weights" not in run.stderr and "it/s" not in run.stderr, run.stderr
