@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # bot.app imports the core modules
 MAX_ARTICLES_FOR_PHRASINGS = 3000  # above this, titles only (their vectors are in the index)
 MAX_ARTICLES_TO_CALIBRATE = 3000  # calibration runs ~700 searches; bigger KBs keep the defaults
 TARGET_WRONG = 0.02
+# Synthetic questions are easier than real ones: on both dev sets (CovidFAQ dev half, a CLINC150
+# train/val help center) the real wrong rate overshot the expected one by 0.3-0.9 points, so
+# thresholds are planned for this share of the target.
+PLANNING_SHARE = 0.75
+OPENING_CHARS = 500  # of each article's body, embedded to spot near-duplicate articles
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +57,9 @@ class DomainBuilder:
             texts = article_phrasings(article.title, article.body) if few else [article.title]
             phrasings += texts
             sources += [int(article.id or 0)] * len(texts)
-        missing = sorted({t for t in phrasings if t not in self._vectors})
+        openings = {int(a.id or 0): opening(a.body) for a in articles} if few else {}
+        wanted = phrasings + [t for t in openings.values() if t]
+        missing = sorted({t for t in wanted if t not in self._vectors})
         if missing:
             for text, vec in zip(missing, self.app.embedder.embed(missing), strict=True):
                 self._vectors[text] = np.asarray(vec, np.float32)
@@ -60,9 +67,19 @@ class DomainBuilder:
             self._bg = self.app.embedder.embed(self._background)
         vectors = np.stack([self._vectors[t] for t in phrasings]) if phrasings else None
         model = DomainModel(
-            self.app.embedder, phrasings, self._background, positive=vectors, negative=self._bg
+            self.app.embedder,
+            phrasings,
+            self._background,
+            positive=vectors,
+            negative=self._bg,
+            article_vectors={i: self._vectors[t] for i, t in openings.items() if t},
         )
         return model, sources
+
+
+def opening(body: str, chars: int = OPENING_CHARS) -> str:
+    """An article's first words, whitespace-normalised: what two near-duplicates share."""
+    return " ".join(body.split())[:chars]
 
 
 def self_calibrate(
@@ -79,10 +96,15 @@ def self_calibrate(
         def confidence(hits: list) -> float:
             return confidence_of([hit_to_dict(h) for h in hits], th)
 
-        cal = calibrate(
-            model, sources, lambda text: app.kb.search(text, k=5), confidence, target_wrong
-        )
-        result = {**cal.as_dict(), "articles": count, "at": utcnow().isoformat()}
+        planned = round(target_wrong * PLANNING_SHARE, 4)
+        cal = calibrate(model, sources, lambda text: app.kb.search(text, k=5), confidence, planned)
+        result = {
+            **cal.as_dict(),
+            "target_wrong_rate": target_wrong,
+            "planned_wrong_rate": planned,
+            "articles": count,
+            "at": utcnow().isoformat(),
+        }
     app.settings.record("calibration", {**result, "by": actor})
     return result
 

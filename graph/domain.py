@@ -27,10 +27,11 @@ from knowledge.synth import paraphrase_by_dropout
 BACKGROUND_FILE = Path(__file__).parent / "data" / "background.txt"
 OFF_TOPIC_SHARE = 0.3  # assumed share of off-topic messages in a busy channel (for expected rates)
 MARGINS = np.round(np.arange(-0.05, 0.1501, 0.01), 2)
-ANSWERS = np.round(np.arange(0.60, 0.9001, 0.01), 2)
+ANSWERS = np.round(np.arange(0.60, 0.9501, 0.01), 2)
 MAX_PROBES = 400
 MAX_OFF_TOPIC_PASS = 0.03  # background sentences (leave-one-out) allowed through the domain gate
 MAX_IN_SCOPE_DECLINED = 0.05  # synthesised phrasings (leave-self-out) the gate may turn away
+TWIN_SIMILARITY = 0.85  # articles whose bodies are this alike say nearly the same: offer both
 
 
 def load_background(path: Path = BACKGROUND_FILE) -> list[str]:
@@ -49,8 +50,10 @@ class DomainModel:
         background: list[str] | None = None,
         positive: np.ndarray | None = None,
         negative: np.ndarray | None = None,
+        article_vectors: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.embedder = embedder
+        self.article_vectors = article_vectors or {}
         self.phrasings = list(phrasings)
         self.background = list(background if background is not None else load_background())
         if positive is None and self.phrasings:
@@ -64,6 +67,19 @@ class DomainModel:
             return 1.0  # no knowledge yet: nothing to compare with, never decline on this
         vec = self.embedder.embed([text])[0] if vector is None else np.asarray(vector)
         return float((self.positive @ vec).max() - (self.negative @ vec).max())
+
+    def article_similarity(self, first: int, second: int) -> float | None:
+        """Cosine between two articles' opening text (None when either is unknown)."""
+        a, b = self.article_vectors.get(int(first)), self.article_vectors.get(int(second))
+        return None if a is None or b is None else float(np.dot(a, b))
+
+    def twins(self, hits: list[Any]) -> bool:
+        """The top two hits are different articles saying nearly the same thing."""
+        if len(hits) < 2:
+            return False
+        first, second = (_article_id(h) for h in hits[:2])
+        sim = self.article_similarity(first, second) if first != second else None
+        return sim is not None and sim >= TWIN_SIMILARITY
 
     def in_domain_self_scores(self) -> np.ndarray:
         """Each phrasing's score against the other phrasings (leave-self-out)."""
@@ -133,7 +149,7 @@ def calibrate(
     nn = neg @ neg.T
     np.fill_diagonal(nn, -1.0)
     off_score = (neg @ pos.T).max(axis=1) - nn.max(axis=1)
-    off_conf = np.array([confidence(search(text)) for text in model.background])
+    off_conf = np.array([_answerable(model, search(text), confidence) for text in model.background])
     # in-scope stand-ins: dropout paraphrases of the phrasings, right when the source comes first
     order = list(range(len(model.phrasings)))
     rng.shuffle(order)
@@ -144,7 +160,7 @@ def calibrate(
     in_conf, in_right = np.zeros(len(probes)), np.zeros(len(probes), bool)
     for j, (i, text) in enumerate(zip(order, probes, strict=True)):
         hits = search(text)
-        in_conf[j] = confidence(hits)
+        in_conf[j] = _answerable(model, hits, confidence)
         in_right[j] = bool(hits) and hits[0].article_id == sources[i]
     margin = pick_margin(off_score, model.in_domain_self_scores())
     off_pass, in_pass = off_score >= margin, in_score >= margin
@@ -188,6 +204,15 @@ def pick_margin(off_scores: np.ndarray, in_scores: np.ndarray) -> float:
     ):
         margin = round(margin - 0.01, 2)
     return margin
+
+
+def _answerable(model: DomainModel, hits: list[Hit], confidence: Confidence) -> float:
+    """The confidence routing would answer at, 0 when near-duplicate articles make it ask."""
+    return 0.0 if model.twins(hits) else confidence(hits)
+
+
+def _article_id(hit: Any) -> int:
+    return int(hit["article_id"] if isinstance(hit, dict) else hit.article_id)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -58,11 +58,20 @@ def decide(state: SupportState) -> tuple[str, list[str]]:
         return "escalate", ["low_confidence"]
     close = too_close_to_call(hits, th)
     vague = is_vague(state, hits, th)
-    if confidence >= th["answer"] and not close and not vague:
+    twins = bool(state.get("twin_articles")) and len(hits) > 1 and hits[1]["score"] >= th["clarify"]
+    if confidence >= th["answer"] and not close and not vague and not twins:
         return "answer", ["confident_match"]
     if int(state.get("clarify_turns") or 0) >= th["max_clarify_turns"]:
         return "escalate", ["clarify_limit_reached"]
-    reason = "ambiguous_candidates" if close else "vague_question" if vague else "medium_confidence"
+    reason = (
+        "ambiguous_candidates"
+        if close
+        else "vague_question"
+        if vague
+        else "near_duplicate_articles"
+        if twins and confidence >= th["answer"]
+        else "medium_confidence"
+    )
     return "clarify", [reason]
 
 

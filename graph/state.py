@@ -82,6 +82,7 @@ class SupportState(TypedDict, total=False):
     small_talk: str  # greeting | thanks | goodbye when the message is only that
     follow_up: bool  # read together with the last answered question (graph.nodes.retrieve)
     domain_score: float | None  # closeness to this help center vs generic chatter (None = unknown)
+    twin_articles: bool  # the top two articles are near-duplicates: ask rather than pick one
     content_words: int  # distinct meaningful words: 2 or fewer and a broad match means "vague"
     query: str
     guard_flags: list[str]
@@ -104,6 +105,7 @@ PER_TURN_KEYS = (
     "small_talk",
     "domain_score",
     "follow_up",
+    "twin_articles",
     "content_words",
     "query",
     "guard_flags",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.evaluation.sample_eval import evaluate_sample
 
-# Measured 48/60 with 1 wrong answer (a lost-2FA-device question answered from the 2FA article
+# Measured 45/60 with 1 wrong answer (a lost-2FA-device question answered from the 2FA article
 # instead of escalating); off-topic rows expect `decline` (no ticket). The floor sits a little under.
-MIN_MATCHED = 44
+MIN_MATCHED = 43
 MAX_WRONG = 2
 
 
@@ -15,6 +15,31 @@ def test_sample_decisions_stay_above_the_floor(shared_app) -> None:
     assert result["n"] == 60
     assert result["answered_wrong"] <= MAX_WRONG, result["misses"]
     assert result["matched"] >= MIN_MATCHED, result["misses"]
+
+
+# The defaults a fresh install picks for itself (self-calibrated at import, nothing set by hand):
+# measured answer 0.75 / domain margin +0.03, 23 of the 35 answerable questions answered from
+# the right article, no off-topic question answered. Floors sit a little under.
+MIN_IN_SCOPE_RIGHT = 21
+MAX_ANSWER_THRESHOLD = 0.85
+
+
+def test_self_calibrated_defaults_keep_answering_the_sample(shared_app) -> None:
+    from bot.app import SAMPLE_DIR
+    from bot.evaluation.decisions import load_jsonl
+
+    picked = shared_app.settings.get("calibration")
+    assert picked["answer"] <= MAX_ANSWER_THRESHOLD, picked  # not so cautious it never answers
+    assert picked["expected_wrong_rate"] <= picked["target_wrong_rate"], picked
+    rows = load_jsonl(SAMPLE_DIR / "eval.jsonl")
+    result = evaluate_sample(shared_app)
+    missed = [m for m in result["misses"] if m["expect"] == "answer"]
+    answerable = sum(r["expect"] == "answer" for r in rows)
+    assert answerable - len(missed) >= MIN_IN_SCOPE_RIGHT, missed
+    off_topic_answered = [
+        m for m in result["misses"] if m["expect"] == "decline" and m["got"] == "answer"
+    ]
+    assert not off_topic_answered, off_topic_answered
 
 
 # The bundled small-talk set (50 lines: greetings, thanks after an answer, goodbyes, off-topic)

@@ -103,3 +103,36 @@ def test_start_up_calibrates_a_knowledge_base_that_never_was(tmp_path, embedder)
     app.calibration_job.wait()
     assert app.settings.get("calibration")["articles"] == 5
     app.engine.dispose()
+
+
+def test_near_duplicate_articles_are_offered_not_guessed(tmp_path, embedder) -> None:
+    """Two articles that say the same thing: the bot asks which one instead of picking one."""
+    from knowledge.ingest import import_path
+
+    kb = write_kb(tmp_path / "kb")
+    twin = PARCEL_KB["refunds-damaged"][1].replace("30 days", "thirty days")
+    text = f"---\ntitle: Damaged parcel refunds\ntopic: deliveries\n---\n{twin}\n"
+    (kb / "refunds-damaged-copy.md").write_text(text, encoding="utf-8")
+    app = make_app(tmp_path / "home", embedder, sample=False)
+    import_path(app.kb, kb)
+    app.calibration_job.wait()
+    domain = app.graph_deps().domain
+    ids = {a.title: a.id for a in app.kb.list()}
+    twins = domain.article_similarity(
+        ids["Refunds for damaged parcels"], ids["Damaged parcel refunds"]
+    )
+    apart = domain.article_similarity(
+        ids["Refunds for damaged parcels"], ids["Parcel locker PIN codes"]
+    )
+    assert twins >= 0.85 > apart
+
+    msg = IncomingMessage(
+        "console", "help", "t1", "t1", "my parcel arrived damaged, refund?", Member("t1")
+    )
+    reply = app.service.handle(msg)
+    assert reply.route == "clarify", reply.reasons
+    assert {o.label for o in reply.options} >= {
+        "Refunds for damaged parcels",
+        "Damaged parcel refunds",
+    }
+    app.engine.dispose()

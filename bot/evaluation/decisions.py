@@ -35,6 +35,7 @@ class Outcome:
     domain_score: float | None = None
     small_talk: str = ""
     language: str = ""
+    twin_articles: bool = False
 
     @property
     def in_scope(self) -> bool:
@@ -125,6 +126,7 @@ def run_outcomes(
                     state.get("domain_score"),
                     state.get("small_talk") or "",
                     state.get("language") or "",
+                    bool(state.get("twin_articles")),
                 )
             )
             progress(i + 1, len(rows))
@@ -141,6 +143,7 @@ def replay(outcomes: list[Outcome], thresholds: Thresholds) -> list[str]:
             "content_words": o.content_words,
             "domain_score": o.domain_score,
             "small_talk": o.small_talk,
+            "twin_articles": o.twin_articles,
             "signals": o.signals,
             "classification": o.classification,
             "thresholds": thresholds,
@@ -193,6 +196,9 @@ def score(
         if o.in_scope and r == "answer" and (_top_id(o) if replayed else o.answered_id) in o.gold
     )
     result["in_scope_correct_rate"] = _rate(in_right, result["in_scope_n"])
+    # answered right, or asked with a right article among the options: one tap from an answer
+    offered = sum(1 for o, r in pairs if o.in_scope and r == "clarify" and _right_offered(o, th))
+    result["in_scope_right_or_one_tap_rate"] = _rate(in_right + offered, result["in_scope_n"])
     result["in_scope_declined_rate"] = _rate(
         sum(1 for o, r in pairs if o.in_scope and r == "decline"), result["in_scope_n"]
     )

@@ -45,8 +45,20 @@ def retrieve(state: SupportState, runtime: Runtime[GraphDeps]) -> dict[str, Any]
                 "confidence": context_conf,
                 "query": joined,
                 "follow_up": True,
+                "twin_articles": _twins(runtime, in_context),
             }
-    return {"hits": hits, "confidence": confidence, "query": query}
+    return {
+        "hits": hits,
+        "confidence": confidence,
+        "query": query,
+        "twin_articles": _twins(runtime, hits),
+    }
+
+
+def _twins(runtime: Runtime[GraphDeps], hits: list[dict[str, Any]]) -> bool:
+    """Whether the top two articles say nearly the same thing (graph.domain.DomainModel.twins)."""
+    domain = runtime.context.domain
+    return bool(domain is not None and domain.twins(hits))
 
 
 FOLLOW_UP_MAX_WORDS = 4

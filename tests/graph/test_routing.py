@@ -178,6 +178,18 @@ CASES = [
         "ambiguous_candidates",
     ),
     (
+        "near-duplicate articles: offer both instead of picking one",
+        {"hits": [hit(1, 0.85), hit(2, 0.70)], "confidence": 1.0, "twin_articles": True},
+        "clarify",
+        "near_duplicate_articles",
+    ),
+    (
+        "a twin too weak to offer does not hold back the answer",
+        {"hits": [hit(1, 0.85), hit(2, 0.30)], "confidence": 1.0, "twin_articles": True},
+        "answer",
+        "confident_match",
+    ),
+    (
         "clarify limit",
         {"hits": [hit(1, 0.55)], "confidence": 0.55, "clarify_turns": 2},
         "escalate",
