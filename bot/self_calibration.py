@@ -86,10 +86,12 @@ def self_calibrate(
     app: Deskhand, target_wrong: float = TARGET_WRONG, actor: str = "import"
 ) -> dict:
     """Pick domain_margin and the answer threshold for this KB and store them as the defaults."""
-    model, sources = app.domain_builder.build()
     count, _ = kb_stamp(app)
-    if not model.phrasings or count > MAX_ARTICLES_TO_CALIBRATE:
-        result: dict[str, Any] = {"skipped": "no articles" if not model.phrasings else "too big"}
+    model, sources = (
+        app.domain_builder.build() if count <= MAX_ARTICLES_TO_CALIBRATE else (None, [])
+    )
+    if model is None or not model.phrasings:
+        result: dict[str, Any] = {"skipped": "too big" if model is None else "no articles"}
     else:
         th = app.settings.thresholds()
 
@@ -131,9 +133,8 @@ class CalibrationJob:
                 return
             if not self.needed():
                 return
-            self._thread = threading.Thread(
-                target=self._run, name="deskhand-calibrate", daemon=True
-            )
+            # not a daemon: exiting mid-calibration would abort inside the native search code
+            self._thread = threading.Thread(target=self._run, name="deskhand-calibrate")
             self._thread.start()
 
     def wait(self) -> None:
