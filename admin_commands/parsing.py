@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import shlex
+from collections.abc import Set
 
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 SLACK_CHANNEL = re.compile(r"^<#([A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -38,7 +39,9 @@ def tokenize(text: str) -> list[str]:
 
 
 def parse_flags(
-    args: list[str], valued: set[str] = frozenset(), switches: set[str] = frozenset()
+    args: list[str],
+    valued: Set[str] = frozenset(),
+    switches: Set[str] = frozenset(),
 ) -> tuple[list[str], dict[str, str | bool]]:
     """Split `--name value` options and `--switch` flags from positional words."""
     positional: list[str] = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, parse_flags, parse_int, parse_unit, pop_channel
 from admin_commands.registry import Context, command
@@ -37,7 +40,12 @@ def _check(merged: dict) -> None:
         )
 
 
-def _fmt(th: dict) -> str:
+def _knob(th: Mapping[str, Any], name: str) -> float:
+    """One threshold by name (the names come from the parsed command)."""
+    return float(th[name])
+
+
+def _fmt(th: Mapping[str, Any]) -> str:
     return (
         f"answer ≥ {th['answer']:.2f}, clarify ≥ {th['clarify']:.2f}, margin {th['margin']:.2f}, "
         f"off-topic below domain score {th.get('domain_margin', 0.0):+.2f}"
@@ -107,7 +115,7 @@ def threshold_set(ctx: Context, args: list[str]) -> CommandResult:
         "Thresholds updated",
         f"For {where}: {_fmt(before_eff)} → {_fmt(after_eff)}. Applies from the next message. "
         f"Undo: `/deskhand audit undo {audit_id}`.",
-        fields=[(k, f"{before_eff[k]:.2f} → {after_eff[k]:.2f}") for k in values],
+        fields=[(k, f"{_knob(before_eff, k):.2f} → {_knob(after_eff, k):.2f}") for k in values],
     )
 
 
@@ -155,8 +163,8 @@ def threshold_preview(ctx: Context, args: list[str]) -> CommandResult:
     if channel:
         current = settings.thresholds(channel)
         proposed = {**current, **values}
-        proposed_overrides = {}
-        current_overrides = {}
+        proposed_overrides: dict[str, dict[str, Any]] = {}  # per channel: channel -> knobs
+        current_overrides: dict[str, dict[str, Any]] = {}
     else:
         proposed = {**current, **values}
         proposed_overrides = current_overrides = overrides

@@ -149,7 +149,7 @@ def calibrate_from_history(
             "labelled": len(labelled),
             "message": "Need at least 20 answers with Helpful/Not helpful feedback to calibrate.",
         }
-    trade_off = []
+    trade_off: list[dict[str, Any]] = []
     for step in range(30, 96):
         answer = step / 100
         th = {**current, "answer": answer, "clarify": min(current["clarify"], answer)}

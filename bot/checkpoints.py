@@ -42,9 +42,9 @@ def make_checkpointer(config: Config) -> Any:
     conn = sqlite3.connect(str(config.checkpoint_path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    saver = SqliteSaver(conn)
-    saver.setup()
-    return saver
+    sqlite_saver = SqliteSaver(conn)
+    sqlite_saver.setup()
+    return sqlite_saver
 
 
 KEEP_CHECKPOINTS = 2  # per thread: the latest state (and its parent) is all a turn resumes from

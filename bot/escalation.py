@@ -46,8 +46,8 @@ def ticket_of_metadata(metadata: dict[str, Any] | None) -> int | None:
     if not metadata or metadata.get("event_type") != CARD_EVENT:
         return None
     try:
-        return int((metadata.get("event_payload") or {}).get("ticket_id"))
-    except (TypeError, ValueError):
+        return int((metadata.get("event_payload") or {})["ticket_id"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 

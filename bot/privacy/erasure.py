@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, false, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -60,13 +60,13 @@ def export_member(engine: Engine, member: str) -> dict[str, Any]:
         ids = [c.id for c in convs]
         messages = session.exec(
             select(Message).where(
-                or_(col(Message.conversation_id).in_(ids), Message.author_id == user)
+                or_(col(Message.conversation_id).in_(ids), col(Message.author_id) == user)
             )
         ).all()
         tickets = session.exec(select(Ticket).where(col(Ticket.conversation_id).in_(ids))).all()
         feedback = session.exec(
             select(Feedback).where(
-                or_(col(Feedback.conversation_id).in_(ids), Feedback.user_id == user)
+                or_(col(Feedback.conversation_id).in_(ids), col(Feedback.user_id) == user)
             )
         ).all()
         decisions = session.exec(
@@ -144,7 +144,7 @@ def _erase(session: Session, convs: list[Conversation], extra_author: str = "") 
     def run(stmt: Any) -> int:
         return session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
 
-    authored = Message.author_id == extra_author if extra_author else False
+    authored = col(Message.author_id) == extra_author if extra_author else false()
     counts = {
         "conversations": len(convs),
         "messages": run(
@@ -172,13 +172,13 @@ def _erase(session: Session, convs: list[Conversation], extra_author: str = "") 
             delete(Feedback).where(
                 or_(
                     col(Feedback.conversation_id).in_(ids),
-                    Feedback.user_id == extra_author if extra_author else False,
+                    col(Feedback.user_id) == extra_author if extra_author else false(),
                 )
             )
         ),
         "kb_candidates": run(
             delete(KbCandidate).where(
-                col(KbCandidate.ticket_id).in_(tickets), KbCandidate.status != "approved"
+                col(KbCandidate.ticket_id).in_(tickets), col(KbCandidate.status) != "approved"
             )
         ),
         "llm_calls": run(delete(LlmCall).where(col(LlmCall.conversation_id).in_(ids))),
@@ -215,11 +215,11 @@ def compact(engine: Engine, checkpointer: Any = None) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql("VACUUM")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn = getattr(checkpointer, "conn", None)
-    if conn is not None and conn.__class__.__module__ == "sqlite3":
+    saver_conn = getattr(checkpointer, "conn", None)
+    if saver_conn is not None and saver_conn.__class__.__module__ == "sqlite3":
         with checkpointer.lock:
-            conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            saver_conn.execute("VACUUM")
+            saver_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 _last_purge: dict[str, float] = {}
