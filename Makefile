@@ -31,6 +31,7 @@ demo: $(LIGHT)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 lint: $(STAMP)
@@ -48,4 +49,4 @@ eval: $(LIGHT)
 	$(BIN)/deskhand eval decisions
 
 clean:
-	rm -rf $(VENV) .deskhand
+	rm -rf $(VENV) .deskhand .mypy_cache

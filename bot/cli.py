@@ -467,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.monitoring.cli import register as register_monitoring
 
     register_monitoring(sub)
-    from bot.improve.cli import register as register_improve
+    from bot.improve_cli import register as register_improve
 
     register_improve(sub)
 
@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
-    from bot.privacy.cli import add_commands as add_privacy_commands
+    from bot.privacy_cli import add_commands as add_privacy_commands
 
     add_privacy_commands(sub)
     return parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -104,7 +105,9 @@ async def post_chunks(
             "mention": str(mention) if mention else None,
             "nonce": f"{nonce}.{i}" if nonce else None,
         }
-        ok = await guarded(bot, kind, payload, lambda p=payload: post_payload(bot, p), key=key)
+        ok = await guarded(
+            bot, kind, payload, functools.partial(post_payload, bot, payload), key=key
+        )
         if not ok:
             # keep order: everything after a failed chunk waits in the outbox too
             for later in chunks[i + 1 :]:
@@ -163,9 +166,9 @@ async def guarded(
             log.warning("discord %s failed (%s); parked in the outbox", kind, exc)
             after = retry_after_of(exc)
             if item is None:
-                item = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, str(exc), key)
-                if after is not None and item.id is not None:
-                    await asyncio.to_thread(outbox.failed, item.id, str(exc), after)
+                parked = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, str(exc), key)
+                if after is not None and parked.id is not None:
+                    await asyncio.to_thread(outbox.failed, parked.id, str(exc), after)
             else:
                 await asyncio.to_thread(outbox.failed, item.id, str(exc), after or 0.0)
             return False

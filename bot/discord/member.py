@@ -258,7 +258,7 @@ async def withdraw_secret(bot: DeskhandBot, message: discord.Message, reply: Rep
     """A secret in a public channel: delete it if allowed (Manage Messages), tell the member privately."""
     if reply.delete_original:
         me = message.guild.me if message.guild else None
-        allowed = me is None or message.channel.permissions_for(me).manage_messages  # type: ignore[union-attr,arg-type]
+        allowed = me is None or message.channel.permissions_for(me).manage_messages
         if allowed:
             try:
                 await message.delete()

@@ -97,7 +97,10 @@ async def post_card(bot: DeskhandBot, ticket_id: int, view: dict[str, Any], chan
     )
     if isinstance(channel, discord.ForumChannel):
         created = await channel.create_thread(
-            name=name, embed=embed, view=buttons, allowed_mentions=render.NO_MENTIONS
+            name=name,
+            embed=embed,
+            view=buttons or discord.utils.MISSING,
+            allowed_mentions=render.NO_MENTIONS,
         )
         thread = created.thread
     else:
@@ -133,7 +136,7 @@ async def tell_member(
         from bot.discord.member import send_reply
 
         where = channel_id or int(ticket.member_thread_id)
-        await send_reply(bot, where, reply, member.get("user_id"))
+        await send_reply(bot, where, reply, int(member.get("user_id") or 0))
     else:
         text = await asyncio.to_thread(member_notice, bot.app.engine, ticket)
         await post_chunks(

@@ -264,7 +264,9 @@ class SlackAdapter(SlackDelivery):
         user, raw = event["user"], event.get("text") or ""
         verdict = self.app.policy.may_speak_for_staff(self.actor(user, event["channel"]), ticket_id)
         if not verdict:
-            self.ephemeral(event["channel"], user, escape(verdict.reason), event.get("thread_ts"))
+            self.ephemeral(
+                event["channel"], user, escape(verdict.reason), event.get("thread_ts") or ""
+            )
             return
         name = self.user_name(user)
         relay = self.app.desk.staff_message(ticket_id, user, name, to_plain(raw))

@@ -99,7 +99,7 @@ def run_burst(
     server = make_http_server(bolt, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]
     secret = adapter_of(bolt).app.config.slack_signing_secret
     try:
         figures = burst(f"http://{host}:{port}{EVENTS_PATH}", mention_bodies(n, channel, text),

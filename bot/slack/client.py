@@ -26,11 +26,8 @@ def api_base_url(config: Config) -> str | None:
 
 def make_web_client(config: Config, rate_limit_retries: int = 2) -> WebClient:
     """A WebClient that retries rate limits (honouring Retry-After) and dropped connections."""
-    kwargs = {}
-    base = api_base_url(config)
-    if base:
-        kwargs["base_url"] = base
-    client = WebClient(token=config.slack_bot_token or None, timeout=15, **kwargs)
+    base = api_base_url(config) or WebClient.BASE_URL
+    client = WebClient(token=config.slack_bot_token or None, timeout=15, base_url=base)
     add_retry_handlers(client, rate_limit_retries)
     return client
 

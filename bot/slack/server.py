@@ -8,6 +8,7 @@ import hmac
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,11 +81,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
-            body = self._cleaned_body(raw, headers)
-            if body is None:
+            cleaned = self._cleaned_body(raw, headers)
+            if cleaned is None:
                 return
+            body = cleaned
         try:
-            request = BoltRequest(body=body, query=url.query, headers=headers)
+            grouped: dict[str, str | Sequence[str]] = dict(headers)
+            request = BoltRequest(body=body, query=url.query, headers=grouped)
         except Exception as exc:  # unparsable JSON / form payload: the client's fault
             self._send(400, f"malformed request body: {type(exc).__name__}".encode(), TEXT)
             return
@@ -101,23 +104,30 @@ class _Handler(BaseHTTPRequestHandler):
         """The body, exactly Content-Length bytes, or None after an error reply was sent."""
         value = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding"):
-            return self._refuse(411, b"chunked bodies are not accepted; send Content-Length")
+            self._refuse(411, b"chunked bodies are not accepted; send Content-Length")
+            return None
         if value is None:
-            return self._refuse(411, b"Content-Length required")
+            self._refuse(411, b"Content-Length required")
+            return None
         try:
             length = int(value.strip())
         except ValueError:
-            return self._refuse(400, b"Content-Length is not a number")
+            self._refuse(400, b"Content-Length is not a number")
+            return None
         if length < 0:
-            return self._refuse(400, b"Content-Length is negative")
+            self._refuse(400, b"Content-Length is negative")
+            return None
         if length > MAX_BODY:
-            return self._refuse(413, b"body too large")
+            self._refuse(413, b"body too large")
+            return None
         try:
             raw = self.rfile.read(length)
         except (TimeoutError, OSError):
-            return self._refuse(408, b"timed out reading the body")
+            self._refuse(408, b"timed out reading the body")
+            return None
         if len(raw) < length:
-            return self._refuse(400, b"body shorter than Content-Length")
+            self._refuse(400, b"body shorter than Content-Length")
+            return None
         return raw
 
     def _cleaned_body(self, raw: bytes, headers: dict[str, list[str]]) -> str | None:
