@@ -5,66 +5,25 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
+from admin_commands import Caller, CommandResult, run_command, run_command_form
+from admin_commands import role_of as admin_role_of
 from bot.discord import render
 
 if TYPE_CHECKING:
+    from bot.app import Deskhand
     from bot.discord.client import DeskhandBot
 
 log = logging.getLogger(__name__)
 FAST_PATH_S = 2.0  # answer directly if the command is this quick, else defer (Discord allows 3 s)
 
-try:  # admin_commands is a sibling package; the adapter must still start without it
-    from admin_commands import Caller, CommandResult, run_command, run_command_form
-    from admin_commands import role_of as _role_of
-except ImportError:  # pragma: no cover - exercised only in a partial checkout
-    run_command = run_command_form = _role_of = None  # type: ignore[assignment]
 
-    @dataclass(frozen=True)
-    class Caller:  # type: ignore[no-redef]
-        """Minimal stand-in so `/deskhand help` still answers."""
-
-        platform: str
-        user_id: str
-        display_name: str = ""
-        roles: tuple[str, ...] = ()
-        is_guild_admin: bool = False
-        channel_id: str = ""
-
-    @dataclass
-    class CommandResult:  # type: ignore[no-redef]
-        """Minimal stand-in result."""
-
-        ok: bool
-        title: str
-        text: str
-        fields: list[tuple[str, str]] = field(default_factory=list)
-        table: list[list[str]] | None = None
-        image_png: bytes | None = None
-        image_name: str = ""
-        ephemeral: bool = True
-        modal: Any = None
-        usage: str = ""
-
-
-def fallback_command(app: Any, caller: Caller, text: str) -> CommandResult:
-    """Answer `help` when the admin command layer is not installed."""
-    return CommandResult(
-        ok=text.strip() in ("", "help"),
-        title="Deskhand",
-        text="Admin commands are not available in this build. Mention me to ask a question.",
-    )
-
-
-def run(app: Any, caller: Caller, text: str) -> CommandResult:
-    """The admin layer when present, the fallback otherwise."""
-    if run_command is None:
-        return fallback_command(app, caller, text)
+def run(app: Deskhand, caller: Caller, text: str) -> CommandResult:
+    """Hand the command text to the admin layer."""
     return run_command(app, caller, text)
 
 
@@ -88,12 +47,9 @@ def caller_of(interaction: discord.Interaction) -> Caller:
     )
 
 
-def role_of(app: Any, interaction: discord.Interaction) -> str:
+def role_of(app: Deskhand, interaction: discord.Interaction) -> str:
     """admin | staff | member, decided by the admin layer (one rule for every platform)."""
-    caller = caller_of(interaction)
-    if _role_of is not None:
-        return _role_of(app, caller)
-    return "admin" if caller.is_guild_admin else "member"
+    return admin_role_of(app, caller_of(interaction))
 
 
 def table_text(table: list[list[str]]) -> str:
@@ -175,10 +131,7 @@ async def submit_form(
     """Run a form's command with the typed values (live, or resumed from the inbox)."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     caller = caller_of(interaction)
-    if run_command_form is None:
-        result = fallback_command(bot.app, caller, command)
-    else:
-        result = await asyncio.to_thread(run_command_form, bot.app, caller, command, values)
+    result = await asyncio.to_thread(run_command_form, bot.app, caller, command, values)
     await interaction.followup.send(ephemeral=True, **result_message(result))
 
 

@@ -9,35 +9,17 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+import admin_commands
+from admin_commands import Caller
 from bot.slack.delivery import api_error, deliver_pending
 from bot.slack.render import render_command_result, render_modal
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
-FALLBACK_HELP = (
-    "Deskhand answers questions in threads when mentioned or in help channels, and hands off "
-    "to staff with full context.\n"
-    "- `/deskhand help` — this message\n"
-    "Admin commands (knowledge base, channels, thresholds, stats) are not installed in this build."
-)
 
 
-def _fallback_result(text: str) -> Any:
-    """A minimal CommandResult-like answer when admin_commands is not importable."""
-    from types import SimpleNamespace
-
-    ok = text.strip().lower() in ("", "help")
-    body = FALLBACK_HELP if ok else f"Unknown command `{text.strip()}`.\n\n{FALLBACK_HELP}"
-    return SimpleNamespace(
-        ok=ok, title="Deskhand help", text=body, fields=[], table=None, image_png=None,
-        image_name="", ephemeral=True, modal=None, usage="",
-    )  # fmt: skip
-
-
-def make_caller(adapter: Any, user_id: str, channel_id: str) -> Any:
+def make_caller(adapter: Any, user_id: str, channel_id: str) -> Caller:
     """The admin layer's Caller for a Slack user (role is derived there from SLACK_*_USERS)."""
-    from admin_commands import Caller
-
     info = adapter.user_info(user_id)
     return Caller(
         platform=PLATFORM,
@@ -54,11 +36,7 @@ def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) 
     user, channel = command.get("user_id", ""), command.get("channel_id", "")
     text = (command.get("text") or "").strip()
     try:
-        from admin_commands import run_command
-
-        result = run_command(adapter.app, make_caller(adapter, user, channel), text)
-    except ImportError:
-        result = _fallback_result(text)
+        result = admin_commands.run_command(adapter.app, make_caller(adapter, user, channel), text)
     except Exception:
         log.exception("/deskhand %r failed for %s", text, user)
         respond(text=":warning: That command failed; the error is in the bot's log.")
@@ -140,13 +118,9 @@ def submit_form(adapter: Any, body: dict, view: dict) -> None:
         for element in actions.values():
             values[block_id] = element.get("value") or ""
     try:
-        from admin_commands import run_command_form
-
-        result = run_command_form(
+        result = admin_commands.run_command_form(
             adapter.app, make_caller(adapter, user, channel), meta.get("command", ""), values
         )
-    except ImportError:
-        result = _fallback_result("help")
     except Exception:
         log.exception("form %r failed for %s", meta.get("command"), user)
         adapter.ephemeral(channel or user, user, ":warning: Saving that form failed.")
