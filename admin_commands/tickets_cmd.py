@@ -126,6 +126,17 @@ def _show(ctx: Context, ticket_id: int) -> CommandResult:
     card = sentiment_card_text(view)
     if card:
         fields.append(("Sentiment card", card))
+    if found.earlier:
+        fields.append(
+            (
+                "Earlier tickets",
+                "; ".join(
+                    f"#{t.id} {t.status.replace('_', ' ')} ({t.issue_type or '—'}, "
+                    f"{tickets.age_text(t.created_at)} ago)"
+                    for t in found.earlier
+                ),
+            )
+        )
     lines = ["**History**"]
     lines += [f"- {at:%m-%d %H:%M} {what}" for at, what in found.events]
     lines.append("**Conversation**")

@@ -42,6 +42,7 @@ class TicketHistory:
     view: dict[str, Any]
     events: list[tuple[datetime, str]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[Ticket] = field(default_factory=list)  # the member's other tickets, newest first
 
 
 @dataclass
@@ -141,7 +142,10 @@ def history(engine: Engine, ticket_id: int) -> TicketHistory:
         )
     view = ticket_view(ticket)
     names = staff_names(engine, {ticket.claimed_by, ticket.resolved_by})
-    who = lambda user: names.get(user, user) if user else "?"  # noqa: E731
+
+    def who(user: str) -> str:
+        return names.get(user, user) if user else "?"
+
     events: list[tuple[datetime, str]] = [(ticket.created_at, "opened (handed to staff)")]
     for step in steps:
         if step.step == "card_recorded":
@@ -162,7 +166,24 @@ def history(engine: Engine, ticket_id: int) -> TicketHistory:
         {"role": m.role, "author": m.author_name, "text": m.text, "at": m.created_at}
         for m in messages
     ]
-    return TicketHistory(view, events, transcript)
+    return TicketHistory(view, events, transcript, member_tickets(engine, ticket))
+
+
+def member_tickets(engine: Engine, ticket: Ticket, limit: int = 5) -> list[Ticket]:
+    """The same member's other tickets on the same platform, newest first."""
+    with Session(engine) as session:
+        conv = session.get(Conversation, ticket.conversation_id)
+        if conv is None or not conv.member_id:
+            return []
+        stmt = (
+            select(Ticket)
+            .join(Conversation, col(Conversation.id) == col(Ticket.conversation_id))
+            .where(Conversation.member_id == conv.member_id, Ticket.platform == ticket.platform)
+            .where(Ticket.id != ticket.id)
+            .order_by(col(Ticket.id).desc())
+            .limit(limit)
+        )
+        return list(session.exec(stmt))
 
 
 def _audit_event(entry: AuditEntry) -> str:

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from sqlmodel import Session, select
 
 from admin_commands import Caller, run_command
 from bot.audit import recent_audit
+from bot.contracts import IncomingMessage, Member
 from bot.models import AuditEntry, Ticket
 from bot.tickets import NOTICE_KIND, age_text
 from knowledge.models import utcnow
 from tests.admin.conftest import ADMIN, DISCORD_STAFF, HELP_CHANNEL, MEMBER, STAFF, ask
 
 HUMAN = "I want to talk to a human"
+_said = itertools.count(1)
+
+
+def say(app, text: str, user: str, thread: str):
+    """A further member message in an existing thread (its own platform message id)."""
+    msg = IncomingMessage(
+        platform="slack",
+        channel_id=HELP_CHANNEL,
+        thread_id=thread,
+        message_id=f"{thread}-{next(_said)}",
+        text=text,
+        member=Member(user, "Asker"),
+        mentioned=True,
+    )
+    return app.service.handle(msg)
 
 
 def escalate(app, text: str = HUMAN, user: str = "", thread: str | None = None):
@@ -80,6 +97,17 @@ def test_ticket_shows_card_history_and_conversation(app) -> None:
     assert "staff Sam: Reset it from Settings" in conversation
     assert "note Sam: // checked the auth logs" in conversation
     assert run_command(app, STAFF, f"ticket #{tid}").ok  # '#12' works too
+    assert "Earlier tickets" not in dict(shown.fields)
+
+
+def test_ticket_lists_the_members_earlier_tickets_and_their_outcomes(app) -> None:
+    first = escalate(app, user="UREPEAT", thread="th-first")
+    app.desk.resolve(first.ticket_id, "USTAFF")
+    say(app, "thanks!", "UREPEAT", "th-first")
+    second = escalate(app, user="UREPEAT", thread="th-second")
+    escalate(app, user="USOMEONE")  # another member's ticket is not listed
+    earlier = dict(run_command(app, STAFF, f"ticket {second.ticket_id}").fields)["Earlier tickets"]
+    assert earlier.startswith(f"#{first.ticket_id} resolved (") and earlier.count("#") == 1
 
 
 def test_transfer_moves_the_card_releases_the_owner_and_tells_the_member(app) -> None:
@@ -171,9 +199,9 @@ def test_resolved_ticket_reopens_when_the_member_writes_again(app) -> None:
     tid = reply.ticket_id
     app.desk.staff_message(tid, "USTAFF", "Sam", "Fixed on our side.")
     app.desk.resolve(tid, "USTAFF")
-    thanks = ask(app, "thanks!", user="UREOPEN", thread="th-reopen")
+    thanks = say(app, "thanks!", "UREOPEN", "th-reopen")
     assert thanks.route != "relay" and app.desk.get(tid).status == "resolved"
-    again = ask(app, "It broke again this morning", user="UREOPEN", thread="th-reopen")
+    again = say(app, "It broke again this morning", "UREOPEN", "th-reopen")
     assert again.route == "relay" and again.ticket_id == tid
     assert again.relay_text == f"(reopened ticket #{tid}) It broke again this morning"
     ticket = app.desk.get(tid)
@@ -190,7 +218,7 @@ def test_resolved_ticket_reopens_when_the_member_writes_again(app) -> None:
     assert notice["audience"] == "member" and f"reopened your ticket #{tid}" in notice["text"]
     assert notice["member_id"] == "UREOPEN"
     # The next message is relayed as usual; the history says what happened.
-    follow = ask(app, "Here is a screenshot", user="UREOPEN", thread="th-reopen")
+    follow = say(app, "Here is a screenshot", "UREOPEN", "th-reopen")
     assert follow.route == "relay" and follow.relay_text == "Here is a screenshot"
     history = run_command(app, STAFF, f"ticket {tid}").text
     assert "reopened: the member wrote again (had been resolved by USTAFF)" in history
@@ -204,7 +232,7 @@ def test_a_different_members_ticket_or_old_resolution_does_not_reopen(app) -> No
         ticket.resolved_at = utcnow().replace(year=utcnow().year - 1)
         session.add(ticket)
         session.commit()
-    later = ask(app, "How do I reset my password?", user="UOLD", thread="th-old")
+    later = say(app, "How do I reset my password?", "UOLD", "th-old")
     assert later.route != "relay" and app.desk.get(reply.ticket_id).status == "resolved"
 
 
