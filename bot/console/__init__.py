@@ -10,7 +10,7 @@ import itertools
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -19,6 +19,9 @@ from rich.text import Text
 
 from bot.contracts import Citation, IncomingMessage, Member, Reply
 from bot.desk import DeskError, ticket_view
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
 
 HELP = """Type a question as a community member. Demo commands:
   /new              start a new thread (a new conversation)
@@ -56,7 +59,7 @@ def new_run_id() -> str:
 class ConsoleSession:
     """State of one demo session: the current thread and the last reply."""
 
-    app: Any
+    app: Deskhand
     console: Console = field(default_factory=Console)
     user: Member = field(default_factory=lambda: Member("demo-user", "You"))
     staff: Member = field(default_factory=lambda: Member("demo-staff", "Sam (staff)"))
@@ -297,7 +300,7 @@ class ConsoleSession:
         self.console.print(Panel(body, title=plain(result.title or "deskhand"), border_style=style))
 
 
-def run_demo(app: Any, lines: list[str] | None = None, console: Console | None = None) -> None:
+def run_demo(app: Deskhand, lines: list[str] | None = None, console: Console | None = None) -> None:
     """The interactive loop (or a scripted one when `lines` is given)."""
     console = console or Console()
     source = iter(lines) if lines is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,6 +33,9 @@ from bot.slack.text import escape, mentions, safe_mrkdwn, to_plain
 from bot.slack.workers import KeyedLocks
 from knowledge.errors import KnowledgeError
 
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
+
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
 ALLOWED_SUBTYPES = (None, "file_share", "thread_broadcast")
@@ -48,7 +51,7 @@ ACTION_NOTES = {
 class SlackAdapter(SlackDelivery):
     """Translates Slack payloads for the core; listeners only store events, `worker` does the rest."""
 
-    def __init__(self, app: Any, client: WebClient, workers: int = 4) -> None:
+    def __init__(self, app: Deskhand, client: WebClient, workers: int = 4) -> None:
         super().__init__(app, client)
         self.inbox = Inbox(app.engine)
         self.worker = InboxWorker(self.inbox, PLATFORM, self.process, workers=workers)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -15,12 +15,15 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.client import add_retry_handlers, make_web_client
 from bot.slack.render import ACTION_PREFIX
 
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
+
 log = logging.getLogger(__name__)
 ADAPTER_ATTR = "deskhand_adapter"
 
 
 def build_slack_app(
-    app: Any, client: WebClient | None = None, *, verify_token: bool | None = None
+    app: Deskhand, client: WebClient | None = None, *, verify_token: bool | None = None
 ) -> App:
     """A Bolt App for one Deskhand; pass `client` to point it at a fake or proxy Web API.
 

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -25,6 +25,9 @@ from bot.slack.render import (
 from bot.slack.text import escape
 from bot.slack.workers import KeyedLocks
 from bot.tickets import CARD_REFRESH_KIND, NOTICE_KIND
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -63,7 +66,7 @@ def retry_after(err: SlackApiError) -> float | None:
 class SlackDelivery:
     """Posts to Slack; whatever fails and matters is parked in the outbox and retried."""
 
-    def __init__(self, app: Any, client: WebClient) -> None:
+    def __init__(self, app: Deskhand, client: WebClient) -> None:
         self.app = app
         self.client = client
         self.customize = True  # chat:write.customize: post staff relays under the staff name
@@ -457,7 +460,7 @@ class SlackDelivery:
 
 
 def deliver_pending(
-    app: Any, client: WebClient, delivery: SlackDelivery | None = None, max_rounds: int = 50
+    app: Deskhand, client: WebClient, delivery: SlackDelivery | None = None, max_rounds: int = 50
 ) -> dict:
     """Re-deliver due Slack outbox items, thread heads first, until a round makes no progress."""
     delivery = delivery or SlackDelivery(app, client)
@@ -475,7 +478,7 @@ def deliver_pending(
     return counts
 
 
-def deliver_one(app: Any, delivery: SlackDelivery, item: Any, counts: dict) -> bool:
+def deliver_one(app: Deskhand, delivery: SlackDelivery, item: Any, counts: dict) -> bool:
     """Send one claimed item; True when it was delivered."""
     try:
         delivery.deliver_item(item.kind, json.loads(item.payload))

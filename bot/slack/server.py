@@ -10,7 +10,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest
@@ -22,6 +22,9 @@ from bot.privacy.erasure import daily_purge
 from bot.slack.alerts import post_alerts
 from bot.slack.bolt_app import adapter_of, build_slack_app
 from bot.slack.delivery import deliver_pending
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -244,7 +247,7 @@ def on_stop_signals(callback: Any) -> None:
             signal.signal(sig, handler)
 
 
-def run_http(app: Any, port: int, host: str = "0.0.0.0") -> None:
+def run_http(app: Deskhand, port: int, host: str = "0.0.0.0") -> None:
     """Serve Events API, interactivity and slash commands at POST /slack/events (blocking).
 
     SIGTERM/SIGINT: new requests get 503 (Slack retries them elsewhere or later), the listening
@@ -280,7 +283,7 @@ def run_http(app: Any, port: int, host: str = "0.0.0.0") -> None:
         print(f"Deskhand stopped ({left} events left for the next start).", flush=True)
 
 
-def run_socket_mode(app: Any) -> None:
+def run_socket_mode(app: Deskhand) -> None:
     """Connect over Socket Mode with SLACK_APP_TOKEN (no public URL needed; blocking)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
