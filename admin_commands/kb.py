@@ -396,18 +396,21 @@ def kb_candidates(ctx: Context, args: list[str]) -> CommandResult:
 
 @command(
     "kb approve",
-    "kb approve ID [--as-is] [--force] [--title T] [--body B] [--topic T]",
-    "Turn a candidate into an article (opens an editable form unless --as-is or edits given).",
+    "kb approve ID [--as-is] [--second] [--force] [--title T] [--body B] [--topic T]",
+    "Turn a candidate into an article (opens an editable form unless --as-is or edits given). "
+    "Edited text needs an admin, or a second staff member's `--second`.",
     role="staff",
     examples=("kb approve 4", "kb approve 4 --as-is"),
 )
 def kb_approve(ctx: Context, args: list[str]) -> CommandResult:
     """Approve as-is / with inline edits, or return an editable form."""
     positional, flags = parse_flags(
-        args, valued={"title", "body", "topic"}, switches={"as-is", "force"}
+        args, valued={"title", "body", "topic"}, switches={"as-is", "force", "second"}
     )
     candidate_id = _id(positional, "candidate ID")
     cand = _candidate(ctx, candidate_id)
+    if flags.pop("second", False):
+        return _second_approval(ctx, candidate_id, bool(flags.pop("force", False)))
     if not flags:
         return CommandResult(
             ok=True,
@@ -443,11 +446,66 @@ def _candidate(ctx: Context, candidate_id: int) -> Any:
     raise CommandError(f"There is no candidate #{candidate_id} (see `/deskhand kb candidates`).")
 
 
+PROPOSALS = "kb_edit_proposals"  # settings key: candidate id -> edits waiting for a second person
+
+
+def _text_edits(cand: Any, edits: dict[str, str]) -> dict[str, str]:
+    """An edited answer body: text no member has seen from staff, so a second person checks it.
+
+    Titles and topics are labels; the body is what the bot will quote as fact.
+    """
+    body = edits.get("body")
+    return {"body": body} if body is not None and body.strip() != cand.answer.strip() else {}
+
+
+def _proposals(ctx: Context) -> dict[str, Any]:
+    return dict(ctx.app.settings.get(PROPOSALS) or {})
+
+
+def _propose(ctx: Context, candidate_id: int, edits: dict[str, str]) -> CommandResult:
+    """Staff edited the text: keep it for a second approval instead of publishing it."""
+    proposals = _proposals(ctx)
+    proposals[str(candidate_id)] = {"by": ctx.actor, "edits": edits}
+    ctx.app.settings.record(PROPOSALS, proposals)
+    ctx.audit(
+        "kb approve proposed",
+        f"candidate:{candidate_id}",
+        {"candidate": candidate_id, "status": "pending"},
+        {"candidate": candidate_id, "edits": edits, "waiting_for": "second approval"},
+    )
+    return ctx.ok(
+        "Waiting for a second approval",
+        f"Candidate #{candidate_id} was edited, so it is not published yet: an admin, or another "
+        f"staff member with `/deskhand kb approve {candidate_id} --second`, publishes your text. "
+        f"Publishing it unedited needs no second person: `/deskhand kb approve {candidate_id} "
+        "--as-is`.",
+    )
+
+
+def _second_approval(ctx: Context, candidate_id: int, force: bool) -> CommandResult:
+    """Publish edits proposed by someone else (a proposer cannot approve their own edit)."""
+    proposal = _proposals(ctx).get(str(candidate_id))
+    if not proposal:
+        raise CommandError(f"Candidate #{candidate_id} has no edited text waiting for approval.")
+    if proposal.get("by") == ctx.actor and ctx.role != "admin":
+        raise CommandError(
+            f"You proposed the edit of candidate #{candidate_id}; another staff member or an "
+            "admin has to approve it."
+        )
+    return _approve(ctx, candidate_id, dict(proposal.get("edits") or {}), force, second=True)
+
+
 def _approve(
-    ctx: Context, candidate_id: int, values: dict[str, str], force: bool = False
+    ctx: Context,
+    candidate_id: int,
+    values: dict[str, str],
+    force: bool = False,
+    second: bool = False,
 ) -> CommandResult:
     edits = {k: v for k, v in values.items() if k in {"title", "body", "topic"} and v and v.strip()}
     cand = _candidate(ctx, candidate_id)
+    if ctx.role != "admin" and not second and _text_edits(cand, edits):
+        return _propose(ctx, candidate_id, edits)
     findings = lint_article(
         edits.get("title", cand.question),
         edits.get("body", cand.answer),
@@ -461,6 +519,9 @@ def _approve(
             f"`/deskhand kb approve {candidate_id} --as-is --force`."
         )
     art = ctx.app.kb.approve_candidate(candidate_id, ctx.actor, **edits)
+    proposals = _proposals(ctx)
+    if proposals.pop(str(candidate_id), None) is not None:
+        ctx.app.settings.record(PROPOSALS, proposals)
     audit_id = ctx.audit(
         "kb approve",
         f"candidate:{candidate_id}",

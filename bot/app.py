@@ -14,6 +14,7 @@ from bot.checkpoints import make_checkpointer
 from bot.config import Config, load_config
 from bot.db import make_engine
 from bot.desk import EscalationDesk
+from bot.desk_service import DeskService
 from bot.escalation import EscalationSteps
 from bot.models import IssueType
 from bot.outbox import Outbox
@@ -64,6 +65,7 @@ class Deskhand:
         self.policy = Policy(self.config, self.settings, self.engine)
         self.scope = ScopeStore(self.engine)
         self.desk = EscalationDesk(self.engine, self.kb)
+        self.desk_service = DeskService(self)
         self.outbox = Outbox(self.engine)
         self.escalations = EscalationSteps(self.engine)
         self.checkpointer = make_checkpointer(self.config)

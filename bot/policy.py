@@ -205,7 +205,12 @@ class Policy:
             return set()
 
     def staff_named(self, platform: str) -> bool:
-        """True when anyone is named staff or admin for this platform (config or chat grant)."""
+        """True when anyone is named staff or admin for this platform (config or chat grant).
+
+        The console names nobody: who sits in its simulated #staff decides.
+        """
+        if platform == "console":
+            return False
         admins, staff = self._named(platform)
         prefix = f"{platform}:"
         return any(":" not in g or g.startswith(prefix) for g in admins | staff)

@@ -17,8 +17,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.card import card_of
 from bot.contracts import Citation, IncomingMessage, Member, Reply
-from bot.desk import DeskError, ticket_view
+from bot.desk import DeskError
+from bot.desk_service import RATING_PROMPT, DeskOutcome
+from bot.policy import Actor
 
 if TYPE_CHECKING:  # adapters receive the running app
     from bot.app import Deskhand
@@ -69,6 +72,8 @@ class ConsoleSession:
     thread: str = ""
     last: Reply | None = None
     ticket_id: int | None = None
+    visitor: Member = field(default_factory=lambda: Member("demo-visitor", "Vic (not staff)"))
+    member_thread: list[str] = field(default_factory=list)  # what the member was shown
 
     def __post_init__(self) -> None:
         self.thread = self._next_thread()
@@ -130,21 +135,18 @@ class ConsoleSession:
 
     def show_card(self, ticket_id: int) -> None:
         """The context card staff would see."""
-        view = ticket_view(self.app.desk.get(ticket_id))
+        card = card_of(self.app.desk_service.card_view(ticket_id))
         table = Table(show_header=False, box=None)
-        member = view["member"] or {}
         rows = [
-            ("Member", member.get("display_name") or member.get("user_id", "")),
-            ("Issue", f"{view['issue_type'] or '-'} (confidence {view['confidence']:.2f})"),
-            ("Severity / mood", f"{view['severity']} / {view['sentiment']}"),
-            ("Reasons", ", ".join(view["reasons"])),
-            ("Team", view["team"]),
-            ("Summary", view["summary"]),
-            (
-                "Articles",
-                "; ".join(f"{a['title']} ({a['score']:.2f})" for a in view["articles"][:3]) or "-",
-            ),
-            ("Status", f"{view['status']} {view['claimed_by'] or ''}"),
+            ("Member", card.member_name or card.member_id),
+            ("Issue", f"{card.issue_type or '-'} (confidence {card.confidence:.2f})"),
+            ("Severity / mood", f"{card.severity} / {card.sentiment}"),
+            ("Reasons", ", ".join(card.reasons)),
+            ("Team", card.team),
+            ("Summary", card.summary),
+            ("Articles", "; ".join(f"{a.title} ({a.score:.2f})" for a in card.articles) or "-"),
+            ("Earlier tickets", "; ".join(h.line for h in card.history) or "-"),
+            ("Status", f"{card.status} {card.claimed_by}"),
         ]
         for key, value in rows:
             table.add_row(plain(key, "bold"), plain(value))
@@ -152,32 +154,57 @@ class ConsoleSession:
             Panel(table, title=f"#staff: ticket #{ticket_id}", border_style="magenta")
         )
 
-    def staff_say(self, text: str) -> None:
-        """A staff reply in the ticket thread, relayed unless it is an internal note."""
+    def actor(self, who: Member, in_staff_channel: bool) -> Actor:
+        """The policy's view of a demo person (staff act inside the simulated #staff)."""
+        return Actor("console", who.user_id, who.display_name, in_staff_channel=in_staff_channel)
+
+    def staff_say(self, text: str, as_visitor: bool = False) -> DeskOutcome:
+        """A staff reply in the ticket thread, relayed unless it is an internal note.
+
+        `as_visitor` writes as someone outside #staff (not staff): never relayed.
+        """
         if not text.strip():
             raise DeskError("Write the reply after the command: /staff TEXT.")
-        relay = self.app.desk.staff_message(
-            self._ticket(), self.staff.user_id, self.staff.display_name, text
-        )
-        if relay.internal:
+        who = self.actor(self.visitor, False) if as_visitor else self.actor(self.staff, True)
+        outcome = self.app.desk_service.staff_reply(who, self._ticket(), text)
+        if outcome.staff_mark == "note":
             self.say(f"#staff (internal note, not sent): {text}", "dim")
-        else:
-            self.console.print(
-                Panel(
-                    plain(text), title=plain(f"{relay.staff_name} in #help"), border_style="green"
-                )
-            )
+        self.render(outcome)
+        return outcome
 
-    def staff_action(self, verb: str) -> None:
+    def staff_action(self, verb: str, as_visitor: bool = False) -> DeskOutcome:
         """Claim, resolve or hand back the open ticket."""
-        ticket_id = self._ticket()
-        desk = self.app.desk
-        ticket = {"claim": desk.claim, "resolve": desk.resolve, "handback": desk.hand_back}[verb](
-            ticket_id, self.staff.user_id
-        )
-        self.say(f"ticket #{ticket_id} is now {ticket.status}", "magenta")
-        if verb == "resolve":
-            self.say("Deskhand in #help: How did we do? Rate 1-5 with /rate N")
+        who = self.actor(self.visitor, False) if as_visitor else self.actor(self.staff, True)
+        outcome = self.app.desk_service.press(who, self._ticket(), verb)
+        if outcome.ok:
+            self.say(f"ticket #{outcome.ticket_id} is now {outcome.status}", "magenta")
+        self.render(outcome)
+        return outcome
+
+    def rate(self, rating: int, as_visitor: bool = False) -> DeskOutcome:
+        """The member rates the resolved ticket."""
+        who = self.visitor if as_visitor else self.user
+        outcome = self.app.desk_service.rate(self.actor(who, False), self._ticket(), rating)
+        self.render(outcome)
+        return outcome
+
+    def render(self, outcome: DeskOutcome) -> None:
+        """Print a desk outcome: the private note, what the member sees, the rating prompt."""
+        if outcome.private_note:
+            self.say(outcome.private_note, "red")
+        for post in outcome.to_member:
+            self.member_thread.append(post.text)
+            title = (
+                f"{post.staff_name} (staff) in #help"
+                if post.kind == "relay"
+                else "Deskhand in #help"
+            )
+            self.console.print(Panel(plain(post.text), title=plain(title), border_style="green"))
+        if outcome.rating_prompt:
+            self.member_thread.append(RATING_PROMPT)
+            self.say(f"Deskhand in #help: {RATING_PROMPT} (/rate N)")
+        if outcome.buttons_done and outcome.ok:
+            self.say(outcome.buttons_done)
 
     def _ticket(self) -> int:
         if not self.ticket_id:
@@ -193,12 +220,11 @@ class ConsoleSession:
             raise DeskError(f"Pick a number from 1 to {len(options)}, e.g. /pick 1.")
         self.action("option", options[int(rest) - 1].value)
 
-    def rate(self, rest: str) -> None:
-        """Rate the ticket of this demo 1-5."""
+    def rate_command(self, rest: str) -> None:
+        """/rate N: rate the ticket of this demo 1-5."""
         if not rest.strip().isdigit() or not 1 <= int(rest) <= 5:
             raise DeskError("Rate with a whole number from 1 to 5, e.g. /rate 5.")
-        self.app.desk.record_rating(self._ticket(), int(rest), self.user.user_id)
-        self.say("Thanks for the rating!")
+        self.rate(int(rest))
 
     def run_command(self, text: str) -> None:
         """Handle one demo line; returns normally unless the user quits."""
@@ -219,7 +245,7 @@ class ConsoleSession:
         elif head in ("/claim", "/resolve", "/handback"):
             self.staff_action(head[1:])
         elif head == "/rate":
-            self.rate(rest)
+            self.rate_command(rest)
         elif head == "/deskhand":
             self.admin(rest)
         elif head == "/help":

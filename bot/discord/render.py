@@ -7,8 +7,8 @@ from typing import Any
 
 import discord
 
+from bot.card import card_of
 from bot.contracts import Reply
-from bot.desk import sentiment_card_text
 
 MESSAGE_LIMIT = 2000
 FIELD_LIMIT = 1024
@@ -149,63 +149,61 @@ def _status_line(view: dict[str, Any]) -> str:
 
 def context_embed(view: dict[str, Any]) -> discord.Embed:
     """The staff card: everything needed to pick up the conversation without asking again."""
-    member = view.get("member") or {}
-    status = view.get("status") or "open"
-    title = f"Ticket #{view.get('id')} — {view.get('issue_type') or 'unclassified'}"
+    card = card_of(view)
+    title = f"Ticket #{card.ticket_id} — {card.issue_type or 'unclassified'}"
     embed = discord.Embed(
         title=clip(title, 256),
-        description=clip(view.get("summary") or view.get("question") or "", 2000),
-        colour=STATUS_COLOURS.get(status, BRAND),
+        description=clip(card.summary or card.question, 2000),
+        colour=STATUS_COLOURS.get(card.status, BRAND),
     )
-    who = member.get("display_name") or "member"
-    user_id = member.get("user_id")
-    member_line = f"<@{user_id}> ({who})" if user_id else who
-    if member.get("tier"):
-        member_line += f" · {member['tier']}"
+    who = card.member_name or "member"
+    member_line = f"<@{card.member_id}> ({who})" if card.member_id else who
+    if card.member_tier:
+        member_line += f" · {card.member_tier}"
     embed.add_field(name="Member", value=clip(member_line, FIELD_LIMIT), inline=True)
-    if view.get("permalink"):
+    if card.permalink:
         embed.add_field(
-            name="Conversation", value=f"[Jump to message]({view['permalink']})", inline=True
+            name="Conversation", value=f"[Jump to message]({card.permalink})", inline=True
         )
     embed.add_field(name="Status", value=_status_line(view), inline=True)
     embed.add_field(
-        name="Issue type", value=clip(view.get("issue_type") or "unclassified", 256), inline=True
+        name="Issue type", value=clip(card.issue_type or "unclassified", 256), inline=True
     )
-    embed.add_field(name="Confidence", value=f"{float(view.get('confidence') or 0):.2f}")
+    embed.add_field(name="Confidence", value=f"{card.confidence:.2f}")
+    embed.add_field(name="Sentiment / severity", value=f"{card.sentiment} / {card.severity}")
+    if card.language:
+        embed.add_field(name="Language", value=clip(card.language, 256))
     embed.add_field(
-        name="Sentiment / severity",
-        value=f"{view.get('sentiment') or 'neutral'} / {view.get('severity') or 'normal'}",
+        name="Why escalated", value=clip(", ".join(card.reasons) or "—", FIELD_LIMIT), inline=False
     )
-    reasons = view.get("reasons") or []
-    embed.add_field(
-        name="Why escalated",
-        value=clip(", ".join(str(r) for r in reasons) or "—", FIELD_LIMIT),
-        inline=False,
-    )
-    if view.get("question"):
-        embed.add_field(name="Question", value=clip(view["question"], FIELD_LIMIT), inline=False)
-    articles = view.get("articles") or []
-    if articles:
+    if card.question:
+        embed.add_field(name="Question", value=clip(card.question, FIELD_LIMIT), inline=False)
+    if card.articles:
         lines = []
-        for art in articles[:5]:
-            title = link_text(clip(art.get("title") or "article", 80))
-            score = float(art.get("score") or 0)
-            link = f"[{title}]({art['url']})" if art.get("url") else title
-            lines.append(f"{link} · {score:.2f}")
+        for art in card.articles:
+            title = link_text(clip(art.title, 80))
+            link = f"[{title}]({art.url})" if art.url else title
+            lines.append(f"{link} · {art.score:.2f}")
         embed.add_field(name="Articles", value=clip("\n".join(lines), FIELD_LIMIT), inline=False)
-    card = sentiment_card_text(view)
-    if card:
-        embed.add_field(name="Sentiment card", value=clip(card, FIELD_LIMIT), inline=False)
-    if view.get("attempted_answer"):
+    if card.history:
+        lines = [clip(h.line, 200) for h in card.history]
         embed.add_field(
-            name="Attempted answer", value=clip(view["attempted_answer"], FIELD_LIMIT), inline=False
+            name="Earlier tickets", value=clip("\n".join(lines), FIELD_LIMIT), inline=False
+        )
+    if card.sentiment_card:
+        embed.add_field(
+            name="Sentiment card", value=clip(card.sentiment_card, FIELD_LIMIT), inline=False
+        )
+    if card.attempted_answer:
+        embed.add_field(
+            name="Attempted answer", value=clip(card.attempted_answer, FIELD_LIMIT), inline=False
         )
     transcript = transcript_text(view.get("transcript") or [])
     if transcript and len(transcript) <= TRANSCRIPT_INLINE_LIMIT:
         embed.add_field(name="Transcript", value=transcript, inline=False)
     elif transcript:
         embed.add_field(name="Transcript", value="Posted below in this thread.", inline=False)
-    embed.set_footer(text=f"team: {view.get('team') or 'support'} · deskhand")
+    embed.set_footer(text=f"team: {card.team} · deskhand")
     return embed
 
 
@@ -250,9 +248,3 @@ def suggestion_outcome_text(action: str, staff_id: str | int, text: str) -> str:
     else:
         header = f"**Suggested reply — ignored by <@{staff_id}>**"
     return f"{header}\n\n{clip(text, MESSAGE_LIMIT - len(header) - 2)}"
-
-
-RATING_PROMPT = (
-    "The team marked this as resolved. How did we do? Pick a rating from 1 (poor) to 5 (great)."
-)
-HANDED_BACK = "The team handed this conversation back to me. Ask me anything else right here."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -11,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.desk import DeskError, ticket_view
+from bot.desk_service import RATING_PROMPT, DeskOutcome
 from bot.discord import render, views
 from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
 from bot.discord.people import interaction_actor, message_actor
 from bot.escalation import is_staff_channel, member_notice
 from bot.llm import assist
 from bot.outbox import staff_key
-from bot.policy import safe_staff_text
 
 if TYPE_CHECKING:
     from bot.contracts import Reply
@@ -51,8 +50,7 @@ async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool =
     Each step is recorded (card_intent, card_recorded, transcript_posted), so a retry or a
     start-up repair does only what is missing.
     """
-    ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
-    view = ticket_view(ticket)
+    view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
     steps = bot.app.escalations
     done = await asyncio.to_thread(steps.steps, ticket_id)
     if view.get("staff_thread_id") and "transcript_posted" in done:
@@ -236,61 +234,60 @@ def attachment_text(message: discord.Message) -> str:
 
 
 async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: Any) -> None:
-    """Staff wrote in a ticket thread: relay to the member unless it is an internal note."""
+    """Someone wrote in a ticket thread: the desk decides; staff replies reach the member.
+
+    A non-staff message is left where it is (Discord has no private reply to a message);
+    the refusal is in the audit trail.
+    """
     text = attachment_text(message)
     if not text:
         return
     actor = await asyncio.to_thread(message_actor, bot.app, message)
-    verdict = await asyncio.to_thread(bot.app.policy.may_speak_for_staff, actor, int(ticket.id))
-    if not verdict:
-        return  # never relayed, never claims, never a KB candidate (the refusal is audited)
-    relay = await asyncio.to_thread(
-        bot.app.desk.staff_message,
-        int(ticket.id),
-        str(message.author.id),
-        message.author.display_name,
-        text,
-    )
-    if relay.internal:
+    outcome = await asyncio.to_thread(bot.app.desk_service.staff_reply, actor, int(ticket.id), text)
+    if outcome.staff_mark == "note":
         try:
             await message.add_reaction(NOTE_REACTION)
         except discord.HTTPException:
             log.info("could not mark note %s", message.id)
-        return
-    await relay_to_member(bot, ticket, relay)
-    try:
-        await asyncio.to_thread(assist.classify_staff_reply, bot.app, int(ticket.id), text)
-    except Exception:
-        log.exception("ticket %s: could not classify the staff reply", ticket.id)
+    await tell_member_outcome(bot, outcome)
 
 
-async def relay_to_member(bot: DeskhandBot, ticket: Any, relay: Any) -> None:
-    """A public staff message to the member thread, under the staff member's name."""
-    member = ticket_view(ticket).get("member") or {}
-    await post_chunks(
-        bot,
-        relay.member_thread_id,
-        render.staff_relay_text(relay.staff_name, safe_staff_text(relay.text)),
-        mention=member.get("user_id"),
-        kind="relay_to_member",
-    )
+async def tell_member_outcome(bot: DeskhandBot, outcome: DeskOutcome) -> None:
+    """Post what a desk outcome has for the member: relays, notices and the rating prompt."""
+    mention = outcome.member_user_id or None
+    for post in outcome.to_member:
+        if post.kind == "relay":
+            text, kind = render.staff_relay_text(post.staff_name, post.text), "relay_to_member"
+        else:
+            text, kind = post.text, "post"
+        await post_chunks(bot, outcome.member_thread_id, text, mention=mention, kind=kind)
+    if outcome.rating_prompt:
+        await post_chunks(
+            bot,
+            outcome.member_thread_id,
+            RATING_PROMPT,
+            view_spec={"kind": "rating", "ticket_id": outcome.ticket_id},
+            mention=mention,
+            kind="rating_prompt",
+        )
 
 
-def suggested_text(ticket: Any) -> tuple[str, bool]:
-    """The stored draft of a ticket, and whether staff already sent, edited or ignored one."""
-    extra = json.loads(ticket.extra or "{}")
-    draft = (extra.get("suggested_reply") or {}).get("text") or ""
-    return str(draft), "assist" in extra
-
-
-async def _staff_press(bot: DeskhandBot, interaction: discord.Interaction, button: str) -> bool:
-    """Refuse non-staff privately; defer for staff so the work can exceed Discord's 3 s."""
+async def _pressable(bot: DeskhandBot, interaction: discord.Interaction, button: str) -> Any:
+    """The presser as an Actor after deferring, or None after refusing them privately at once."""
     actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
-    verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, button)
-    if not verdict:
-        await interaction.response.send_message(verdict.reason, ephemeral=True)
-        return False
+    refused = await asyncio.to_thread(bot.app.desk_service.refusal, actor, button)
+    if refused is not None:
+        await interaction.response.send_message(refused.private_note, ephemeral=True)
+        return None
     await interaction.response.defer()
+    return actor
+
+
+async def _refused(interaction: discord.Interaction, outcome: DeskOutcome) -> bool:
+    """Tell the presser privately why nothing happened; True when the outcome was refused."""
+    if outcome.ok:
+        return False
+    await interaction.followup.send(outcome.private_note or "That did not work.", ephemeral=True)
     return True
 
 
@@ -298,41 +295,18 @@ async def assist_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Send as is (relay the draft like a staff message) or Ignore, on a suggested reply."""
-    if not await _staff_press(bot, interaction, f"assist_{action}"):
+    actor = await _pressable(bot, interaction, f"assist_{action}")
+    if actor is None:
         return
-    staff_id = str(interaction.user.id)
-    try:
-        ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
-        text, handled = suggested_text(ticket)
-        if handled:
-            await interaction.followup.send("This suggestion was already handled.", ephemeral=True)
-            return
-        if action == "send":
-            if not text:
-                await interaction.followup.send("There is no suggestion to send.", ephemeral=True)
-                return
-            relay = await asyncio.to_thread(
-                bot.app.desk.staff_message,
-                ticket_id,
-                staff_id,
-                interaction.user.display_name,
-                text,
-            )
-            if not relay.internal:
-                await relay_to_member(bot, ticket, relay)
-            await asyncio.to_thread(
-                assist.record_assist_use, bot.app, ticket_id, "sent", staff_id, text
-            )
-        else:
-            await asyncio.to_thread(
-                assist.record_assist_use, bot.app, ticket_id, "ignored", staff_id
-            )
-    except (DeskError, ValueError) as exc:
-        await interaction.followup.send(str(exc), ephemeral=True)
+    desk = bot.app.desk_service
+    outcome = await asyncio.to_thread(desk.assist, actor, ticket_id, action)
+    if await _refused(interaction, outcome):
         return
+    await tell_member_outcome(bot, outcome)
+    text = await asyncio.to_thread(desk.draft_text, ticket_id)
     try:
         await interaction.edit_original_response(
-            content=render.suggestion_outcome_text(action, staff_id, text),
+            content=render.suggestion_outcome_text(action, actor.user_id, text),
             view=None,
             allowed_mentions=render.NO_MENTIONS,
         )
@@ -356,44 +330,20 @@ async def staff_action(
     bot: DeskhandBot, interaction: discord.Interaction, action: str, ticket_id: int
 ) -> None:
     """Claim, resolve or hand back from the context card."""
-    if not await _staff_press(bot, interaction, action):
+    actor = await _pressable(bot, interaction, action)
+    if actor is None:
         return
-    staff_id = str(interaction.user.id)
-    handler = {
-        "claim": bot.app.desk.claim,
-        "resolve": bot.app.desk.resolve,
-        "handback": bot.app.desk.hand_back,
-    }[action]
-    try:
-        ticket = await asyncio.to_thread(handler, ticket_id, staff_id)
-    except DeskError as exc:
-        await interaction.followup.send(str(exc), ephemeral=True)
+    outcome = await asyncio.to_thread(bot.app.desk_service.press, actor, ticket_id, action)
+    if await _refused(interaction, outcome):
         return
-    view = ticket_view(ticket)
+    view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
     try:
         await interaction.edit_original_response(
             embed=render.context_embed(view), view=views.staff_view(ticket_id, view["status"])
         )
     except discord.HTTPException:
         log.warning("could not update the card of ticket %s", ticket_id)
-    member = view.get("member") or {}
-    if action == "resolve":
-        await post_chunks(
-            bot,
-            view["member_thread_id"],
-            render.RATING_PROMPT,
-            view_spec={"kind": "rating", "ticket_id": ticket_id},
-            mention=member.get("user_id"),
-            kind="rating_prompt",
-        )
-    elif action == "handback":
-        await post_chunks(
-            bot,
-            view["member_thread_id"],
-            render.HANDED_BACK,
-            mention=member.get("user_id"),
-            kind="post",
-        )
+    await tell_member_outcome(bot, outcome)
 
 
 async def rate_action(
@@ -401,24 +351,11 @@ async def rate_action(
 ) -> None:
     """Record the member's 1-5 rating and replace the buttons with a thank-you."""
     await interaction.response.defer()
-    try:
-        ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
-        member = ticket_view(ticket).get("member") or {}
-        actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
-        owner = str(member.get("user_id") or "")
-        verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, "rate", owner)
-        if not verdict:
-            await interaction.followup.send(verdict.reason, ephemeral=True)
-            return
-        await asyncio.to_thread(
-            bot.app.desk.record_rating, ticket_id, rating, str(interaction.user.id)
-        )
-    except DeskError as exc:
-        await interaction.followup.send(str(exc), ephemeral=True)
+    actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
+    outcome = await asyncio.to_thread(bot.app.desk_service.rate, actor, ticket_id, rating)
+    if await _refused(interaction, outcome):
         return
-    await interaction.edit_original_response(
-        content=f"Thanks — you rated this {rating}/5.", view=None
-    )
+    await interaction.edit_original_response(content=outcome.buttons_done, view=None)
 
 
 __all__ = [

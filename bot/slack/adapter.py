@@ -11,9 +11,8 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
-from bot.desk import DeskError
+from bot.desk_service import DeskOutcome
 from bot.inbox import Inbox, InboxWorker, reply_to_dict
-from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Conversation, InboxEvent, Message
 from bot.policy import Actor, CachedGroups
 from bot.replay import resume_reply
@@ -31,7 +30,6 @@ from bot.slack.render import (
 )
 from bot.slack.text import escape, mentions, safe_mrkdwn, to_plain
 from bot.slack.workers import KeyedLocks
-from knowledge.errors import KnowledgeError
 
 if TYPE_CHECKING:  # adapters receive the running app
     from bot.app import Deskhand
@@ -40,6 +38,11 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 ALLOWED_SUBTYPES = (None, "file_share", "thread_broadcast")
 WORKING_REACTION = "eyes"
+BUTTON_NOTES = {  # what replaces used desk buttons, by DeskOutcome.buttons_done
+    "sent": ":outbox_tray: Sent as is by <@{user}>",
+    "ignored": ":no_entry_sign: Ignored by <@{user}>",
+}
+RATED_NOTE = ":star: {text}"
 ACTION_NOTES = {
     "helpful": ":thumbsup: Marked helpful by <@{user}>",
     "not_helpful": ":thumbsdown: Marked not helpful by <@{user}>",
@@ -263,28 +266,51 @@ class SlackAdapter(SlackDelivery):
         self.post_or_park(msg.channel_id, text, msg.thread_id, blocks)
 
     def handle_staff_message(self, ticket_id: int, event: dict) -> None:
-        """A reply in a card's thread: relay it to the member, unless it is an internal note."""
-        user, raw = event["user"], event.get("text") or ""
-        verdict = self.app.policy.may_speak_for_staff(self.actor(user, event["channel"]), ticket_id)
-        if not verdict:
-            self.ephemeral(
-                event["channel"], user, escape(verdict.reason), event.get("thread_ts") or ""
+        """A reply in a card's thread: the desk decides; staff replies reach the member."""
+        user, channel = event["user"], event["channel"]
+        text = to_plain(event.get("text") or "")
+        outcome = self.app.desk_service.staff_reply(self.actor(user, channel), ticket_id, text)
+        self.render_outcome(outcome, user, channel, event.get("thread_ts") or "", event["ts"])
+
+    def render_outcome(
+        self,
+        outcome: DeskOutcome,
+        user: str,
+        channel: str,
+        thread_ts: str = "",
+        message_ts: str = "",
+        body: dict | None = None,
+        card: bool = False,
+        done_note: str = ":information_source: {text}",
+    ) -> None:
+        """Perform a desk outcome on Slack: private note, member posts, rating, card, marks."""
+        if outcome.private_note:
+            self.ephemeral(channel, user, escape(outcome.private_note), thread_ts)
+        if outcome.staff_mark == "note" and message_ts:
+            self.react(channel, message_ts, "lock")
+        relayed = False
+        for post in outcome.to_member:
+            where = (outcome.member_channel_id, outcome.member_thread_id)
+            if post.kind == "relay":
+                shown = safe_mrkdwn(post.text) if post.drafted else escape(post.text)
+                relayed = self.relay_to_member(*where, shown, post.staff_name)
+            else:
+                self.post_or_park(where[0], escape(post.text), where[1])
+        if relayed and outcome.staff_mark == "relayed" and message_ts:
+            self.react(channel, message_ts, "outbox_tray")
+        if outcome.rating_prompt:
+            text, blocks = render_rating_prompt(outcome.ticket_id)
+            self.post_or_park(outcome.member_channel_id, text, outcome.member_thread_id, blocks)
+        if outcome.refresh_card:
+            if card:
+                self.refresh_card(outcome.ticket_id, channel, message_ts)
+            else:
+                self.refresh_card(outcome.ticket_id)
+        if outcome.buttons_done and body is not None:
+            note = BUTTON_NOTES.get(outcome.buttons_done, done_note)
+            self._mark_used(
+                body, channel, message_ts, note.format(user=user, text=escape(outcome.buttons_done))
             )
-            return
-        name = self.user_name(user)
-        relay = self.app.desk.staff_message(ticket_id, user, name, to_plain(raw))
-        if relay.internal:
-            self.react(event["channel"], event["ts"], "lock")
-            return
-        body = escape(self.app.policy.staff_text(relay.text))
-        if self.relay_to_member(relay.member_channel_id, relay.member_thread_id, body, name):
-            self.react(event["channel"], event["ts"], "outbox_tray")
-        try:
-            with self.locks.get(f"assist:{ticket_id}"):
-                classify_staff_reply(self.app, ticket_id, to_plain(raw))
-        except Exception:
-            log.exception("could not record assist use for ticket %s", ticket_id)
-        self.refresh_card(ticket_id)
 
     # ---- buttons -----------------------------------------------------------------------------
     def on_action(self, body: dict, action: dict) -> None:
@@ -350,108 +376,44 @@ class SlackAdapter(SlackDelivery):
             )
             self.deliver(reply, msg)
 
+    def _ticket_of(self, action: dict, user: str, channel: str) -> int | None:
+        """The ticket id a staff button carries, or None after telling the user privately."""
+        try:
+            return int((action.get("value") or "0").partition(":")[0])
+        except ValueError:
+            self.ephemeral(channel, user, "That button is not linked to a ticket.")
+            return None
+
     def staff_action(self, body: dict, action: dict, name: str) -> None:
         """Claim / Resolve / Hand back on an escalation card."""
         user, channel, ts, _ = self._where(body)
-        verdict = self.app.policy.may_press(self.actor(user, channel), name)
-        if not verdict:
-            self.ephemeral(channel, user, escape(verdict.reason))
+        ticket_id = self._ticket_of(action, user, channel)
+        if ticket_id is None:
             return
-        try:
-            ticket_id = int(action.get("value") or 0)
-            desk = self.app.desk
-            ticket = {"claim": desk.claim, "resolve": desk.resolve, "handback": desk.hand_back}[
-                name
-            ](ticket_id, user)
-        except (DeskError, ValueError) as err:
-            self.ephemeral(channel, user, escape(str(err)))
-            return
-        except KnowledgeError as err:  # resolve committed, only the KB candidate failed
-            log.warning("ticket %s resolved but no KB candidate: %s", ticket_id, err)
-            ticket = self.app.desk.get(ticket_id)
-        self.refresh_card(ticket_id, channel, ts)
-        member_channel, member_thread = ticket.member_channel_id, ticket.member_thread_id
-        staff_name = escape(self.user_name(user))
-        if name == "claim":
-            text = f"*{staff_name}* from the team has picked this up and will reply here."
-            self.post_or_park(member_channel, text, member_thread)
-        elif name == "resolve":
-            text, blocks = render_rating_prompt(ticket_id)
-            self.post_or_park(member_channel, text, member_thread, blocks)
-        elif name == "handback":
-            text = "The team handed this back to me. Ask me anything else right here in the thread."
-            self.post_or_park(member_channel, text, member_thread)
+        outcome = self.app.desk_service.press(self.actor(user, channel), ticket_id, name)
+        self.render_outcome(outcome, user, channel, message_ts=ts, card=True)
 
     def assist_action(self, body: dict, action: dict, name: str) -> None:
         """Send as is / Ignore on an agent-assist suggestion in the staff thread."""
         user, channel, ts, _ = self._where(body)
-        verdict = self.app.policy.may_press(self.actor(user, channel), name)
-        if not verdict:
-            self.ephemeral(channel, user, escape(verdict.reason))
+        ticket_id = self._ticket_of(action, user, channel)
+        if ticket_id is None:
             return
-        try:
-            ticket_id = int(action.get("value") or 0)
-        except ValueError:
-            self.ephemeral(channel, user, "That suggestion is not linked to a ticket.")
-            return
-        with self.locks.get(f"assist:{ticket_id}"):
-            try:
-                ticket = self.app.desk.get(ticket_id)
-            except DeskError as err:
-                self.ephemeral(channel, user, escape(str(err)))
-                return
-            extra = json.loads(ticket.extra or "{}")
-            done = (extra.get("assist") or {}).get("used")
-            if done:
-                self.ephemeral(channel, user, f"This suggestion was already marked {done}.")
-                self._mark_used(body, channel, ts, f":information_source: Already marked {done}.")
-                return
-            if name == "assist_ignore":
-                record_assist_use(self.app, ticket_id, "ignored", user)
-                self._mark_used(body, channel, ts, f":no_entry_sign: Ignored by <@{user}>")
-                return
-            text = str((extra.get("suggested_reply") or {}).get("text") or "").strip()
-            if not text:
-                self.ephemeral(channel, user, "There is no suggested reply to send.")
-                return
-            staff_name = self.user_name(user)
-            try:
-                relay = self.app.desk.staff_message(ticket_id, user, staff_name, text)
-            except DeskError as err:
-                self.ephemeral(channel, user, escape(str(err)))
-                return
-            record_assist_use(self.app, ticket_id, "sent", user, text)
-            self._mark_used(body, channel, ts, f":outbox_tray: Sent as is by <@{user}>")
-        if not relay.internal:
-            self.relay_to_member(
-                relay.member_channel_id,
-                relay.member_thread_id,
-                safe_mrkdwn(self.app.policy.staff_text(text)),
-                staff_name,
-            )
-        self.refresh_card(ticket_id)
+        choice = "send" if name == "assist_send" else "ignore"
+        outcome = self.app.desk_service.assist(self.actor(user, channel), ticket_id, choice)
+        self.render_outcome(outcome, user, channel, message_ts=ts, body=body)
 
     def rate_action(self, body: dict, action: dict) -> None:
         """Record the member's 1-5 rating once and remove the rating buttons."""
         user, channel, ts, _ = self._where(body)
-        value = action.get("value") or ""
+        ticket_id, _, rating = (action.get("value") or "").partition(":")
         try:
-            ticket = self.app.desk.get(int(value.partition(":")[0]))
-        except (DeskError, ValueError) as err:
-            self.ephemeral(channel, user, escape(str(err)))
+            number = int(rating)
+        except ValueError:
+            self.ephemeral(channel, user, "That rating button is broken; please ignore it.")
             return
-        conv_key = f"{PLATFORM}:{ticket.member_channel_id}:{ticket.member_thread_id}"
-        conv = self.conversation(conv_key)
-        owner = conv.member_id if conv is not None else ""
-        verdict = self.app.policy.may_press(self.actor(user, channel), "rate", owner)
-        if not verdict:
-            self.ephemeral(channel, user, escape(verdict.reason), ts)
+        ticket = self._ticket_of({"value": ticket_id}, user, channel)
+        if ticket is None:
             return
-        try:
-            reply = self.app.service.handle_action(
-                conv_key, "rate", value, Member(user, self.user_name(user)), PLATFORM
-            )
-        except (DeskError, ValueError) as err:
-            self.ephemeral(channel, user, escape(str(err)))
-            return
-        self._mark_used(body, channel, ts, f":star: {escape(reply.text)}")
+        outcome = self.app.desk_service.rate(self.actor(user, channel), ticket, number)
+        self.render_outcome(outcome, user, channel, ts, ts, body, done_note=RATED_NOTE)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.desk import DeskError, ticket_view
+from bot.desk import DeskError
 from bot.escalation import card_metadata, is_staff_channel, member_notice, ticket_of_metadata
 from bot.llm.assist import suggest_reply
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING, staff_key
@@ -237,7 +237,7 @@ class SlackDelivery:
     def advance_escalation(self, ticket_id: int, message_ts: str = "") -> None:
         """Do the card steps not yet recorded (raises SlackApiError/RuntimeError to retry)."""
         steps = self.app.escalations.steps(ticket_id)
-        view = ticket_view(self.app.desk.get(ticket_id))
+        view = self.app.desk_service.card_view(ticket_id)
         card_channel, card_ts = view.get("staff_channel_id", ""), view.get("staff_thread_id", "")
         if not card_ts:
             card_channel, card_ts = self._post_card(ticket_id, view, message_ts, steps)
@@ -365,7 +365,7 @@ class SlackDelivery:
 
     def refresh_card(self, ticket_id: int, channel: str = "", ts: str = "") -> None:
         """Redraw a ticket's card (status, owner, buttons) after a desk action."""
-        view = ticket_view(self.app.desk.get(ticket_id))
+        view = self.app.desk_service.card_view(ticket_id)
         channel = channel or view.get("staff_channel_id", "")
         ts = ts or view.get("staff_thread_id", "")
         if not (channel and ts):

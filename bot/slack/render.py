@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.card import card_of
 from bot.contracts import Button, Reply
-from bot.desk import sentiment_card_text
 from bot.slack.text import chunks, escape, link, safe_mrkdwn, truncate
 
 ACTION_PREFIX = "deskhand:"
@@ -110,74 +110,65 @@ def _status_line(view: dict[str, Any]) -> str:
 
 def render_escalation_card(view: dict[str, Any], permalink: str = "") -> tuple[str, Blocks]:
     """The staff context card: who, where, why, what the bot found and tried, and desk buttons."""
-    ticket_id = view.get("id")
-    member = view.get("member") or {}
-    member_id = member.get("user_id", "")
-    member_label = f"<@{member_id}>" if member_id else escape(member.get("display_name", "?"))
-    if member.get("tier"):
-        member_label += f" ({escape(member['tier'])})"
-    channel = view.get("member_channel_id", "")
-    permalink = permalink or view.get("permalink") or ""
-    where = f"<#{channel}>" if channel else "?"
+    card = card_of(view)
+    ticket_id = card.ticket_id
+    member_label = f"<@{card.member_id}>" if card.member_id else escape(card.member_name or "?")
+    if card.member_tier:
+        member_label += f" ({escape(card.member_tier)})"
+    permalink = permalink or card.permalink
+    where = f"<#{card.member_channel_id}>" if card.member_channel_id else "?"
     if permalink:
         where += f" · {link(permalink, 'open message')}"
-    issue = escape(view.get("issue_type") or "unclassified")
     fields = [
         f"*Member*\n{member_label}",
         f"*Source*\n{where}",
-        f"*Issue type*\n{issue}",
-        f"*Confidence*\n{float(view.get('confidence') or 0):.2f}",
-        f"*Sentiment*\n{escape(str(view.get('sentiment') or 'neutral'))}",
-        f"*Severity*\n{escape(str(view.get('severity') or 'normal'))}",
+        f"*Issue type*\n{escape(card.issue_type or 'unclassified')}",
+        f"*Confidence*\n{card.confidence:.2f}",
+        f"*Sentiment*\n{escape(card.sentiment)}",
+        f"*Severity*\n{escape(card.severity)}",
     ]
-    extra = view.get("extra") or {}
-    if extra.get("language", "en") != "en":  # why the bot could not help: it reads English only
-        fields.append(f"*Language*\n{escape(str(extra.get('language_name') or extra['language']))}")
-    reasons = ", ".join(f"`{escape(str(r))}`" for r in view.get("reasons") or []) or "—"
-    severity = str(view.get("severity") or "")
-    icon = ":rotating_light:" if severity in ("high", "urgent") else ":sos:"
+    if card.language:  # why the bot could not help: it reads English only
+        fields.append(f"*Language*\n{escape(card.language)}")
+    reasons = ", ".join(f"`{escape(r)}`" for r in card.reasons) or "—"
+    icon = ":rotating_light:" if card.severity in ("high", "urgent") else ":sos:"
     blocks: Blocks = [
         {
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": truncate(
-                    f"Escalation #{ticket_id} · {view.get('issue_type') or 'general'}", 150
-                ),
+                "text": truncate(f"Escalation #{ticket_id} · {card.issue_type or 'general'}", 150),
             },
         },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         _section(f"{icon} *Reasons:* {reasons}"),
     ]
-    if view.get("summary"):
-        blocks.append(_section(truncate(f"*Summary*\n{safe_mrkdwn(view['summary'])}", 2900)))
-    if view.get("question"):
-        blocks.append(_section(truncate(f"*Question*\n>{escape(view['question'])}", 2900)))
-    articles = view.get("articles") or []
-    if articles:
-        lines = [
-            f"• {link(a.get('url', ''), a.get('title', '?'))} — {float(a.get('score') or 0):.2f}"
-            for a in articles[:8]
-        ]
+    if card.summary:
+        blocks.append(_section(truncate(f"*Summary*\n{safe_mrkdwn(card.summary)}", 2900)))
+    if card.question:
+        blocks.append(_section(truncate(f"*Question*\n>{escape(card.question)}", 2900)))
+    if card.articles:
+        lines = [f"• {link(a.url, a.title)} — {a.score:.2f}" for a in card.articles]
         blocks.append(_section(truncate("*Articles found*\n" + "\n".join(lines), 2900)))
-    card = sentiment_card_text(view)
-    if card:
-        blocks.append(_section(truncate("*Sentiment card*\n" + escape(card), 2900)))
-    if view.get("attempted_answer"):
-        attempted = truncate(escape(view["attempted_answer"]), 2600)
+    if card.history:
+        lines = [f"• {escape(h.line)}" for h in card.history]
+        blocks.append(_section(truncate("*Earlier tickets*\n" + "\n".join(lines), 2900)))
+    if card.sentiment_card:
+        blocks.append(_section(truncate("*Sentiment card*\n" + escape(card.sentiment_card), 2900)))
+    if card.attempted_answer:
+        attempted = truncate(escape(card.attempted_answer), 2600)
         blocks.append(_section(f"*Attempted answer*\n```{attempted}```"))
     blocks.append(_context(_status_line(view)))
-    if view.get("status") in ("open", "claimed"):
+    if card.workable:
         value = str(ticket_id)
         buttons = [
             _button("Claim", action_id("claim"), value, "primary"),
             _button("Resolve", action_id("resolve"), value),
             _button("Hand back to the bot", action_id("handback"), value),
         ]
-        if view.get("status") == "claimed":
+        if card.status == "claimed":
             buttons = buttons[1:]
         blocks.append(_actions("deskhand_desk", buttons))
-    text = f"Escalation #{ticket_id}: {escape(view.get('issue_type') or 'general')} from {member_label}"
+    text = f"Escalation #{ticket_id}: {escape(card.issue_type or 'general')} from {member_label}"
     return text, blocks[:MAX_BLOCKS]
 
 

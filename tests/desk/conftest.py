@@ -17,7 +17,7 @@ MEMBER = "UMEMBER"
 
 
 @pytest.fixture
-def app(sample_template, tmp_path, embedder) -> Iterator:
+def staffed_app(sample_template, tmp_path, embedder) -> Iterator:
     """A fresh sample-loaded app with one named staff member and one admin on Slack."""
     deskhand = copy_app(
         sample_template,

@@ -33,6 +33,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # usergroup id -> member user ids
         self.bot_user_id = "UBOT"
         self._failures: dict[str, list[list[Any]]] = {}
         self._flaky: dict[str, list[Any]] = {}  # method -> [every, error, count]
@@ -98,6 +99,9 @@ class FakeSlack:
 
     def add_user(self, user_id: str, name: str, is_admin: bool = False) -> None:
         self.users[user_id] = {"name": name, "is_admin": is_admin}
+
+    def add_usergroup(self, group_id: str, users: list[str]) -> None:
+        self.usergroups[group_id] = list(users)
 
     def reset(self) -> None:
         with self._lock:
@@ -260,6 +264,11 @@ class FakeSlack:
                 found = [m for m in found if m["ts"] < latest or (inclusive and m["ts"] == latest)]
             limit = int(p.get("limit") or 100)
             return {**ok, "messages": found[:limit], "has_more": len(found) > limit}
+        if method == "usergroups.users.list":
+            group = str(p.get("usergroup", ""))
+            if group not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {**ok, "users": list(self.usergroups[group])}
         if method == "conversations.open":
             return {**ok, "channel": {"id": "D" + str(p.get("users", "X"))[1:]}}
         if method == "views.open":

@@ -17,7 +17,7 @@ def test_manifest_scopes_events_command_and_socket_mode() -> None:
     needed = {
         "app_mentions:read", "channels:history", "groups:history", "im:history", "chat:write",
         "chat:write.customize", "commands", "reactions:write", "users:read", "files:write",
-        "im:write",
+        "im:write", "usergroups:read",
     }  # fmt: skip
     assert needed <= scopes
     settings = data["settings"]
