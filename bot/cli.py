@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -391,7 +392,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bot.discord import main_run as discord_run
 
         discord_run(app)
+    _exit_after_stop()
     return 0
+
+
+def _exit_after_stop() -> None:
+    """Leave without native teardown once a bot has stopped.
+
+    Everything owed is in the inbox/outbox by now; a worker thread still inside ONNX Runtime or
+    LanceDB past the grace period would otherwise abort the interpreter's shutdown
+    ("terminate called without an active exception") and turn a clean stop into exit code -6.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
