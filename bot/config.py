@@ -32,6 +32,8 @@ ENV_KEYS = {
     "discord_guilds": "DISCORD_GUILDS",
     "discord_admin_roles": "DISCORD_ADMIN_ROLES",
     "discord_staff_roles": "DISCORD_STAFF_ROLES",
+    "discord_shard_id": "DISCORD_SHARD_ID",
+    "discord_shard_count": "DISCORD_SHARD_COUNT",
 }
 
 
@@ -68,6 +70,8 @@ class Config:
     discord_guilds: str = ""
     discord_admin_roles: str = ""
     discord_staff_roles: str = ""
+    discord_shard_id: str = ""
+    discord_shard_count: str = ""
     extra: dict = field(default_factory=dict)
 
     @property

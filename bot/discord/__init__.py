@@ -24,8 +24,26 @@ def main_run(app: Any) -> None:
         import discord
 
         discord.utils.setup_logging(handler=discord_log_handler())
-    bot = DeskhandBot(app)
+    bot = DeskhandBot(app, **shard_options(app.config))
     asyncio.run(serve(bot, token))
+
+
+def shard_options(config: Any) -> dict[str, int]:
+    """One gateway shard per process (DISCORD_SHARD_ID of DISCORD_SHARD_COUNT), or no sharding."""
+    if not config.discord_shard_count and not config.discord_shard_id:
+        return {}
+    try:
+        count, shard = int(config.discord_shard_count), int(config.discord_shard_id)
+    except ValueError:
+        raise SystemExit(
+            "DISCORD_SHARD_ID and DISCORD_SHARD_COUNT must both be whole numbers "
+            "(e.g. DISCORD_SHARD_ID=0 DISCORD_SHARD_COUNT=2)."
+        ) from None
+    if count < 1 or not 0 <= shard < count:
+        raise SystemExit(
+            f"DISCORD_SHARD_ID must be from 0 to {count - 1} when DISCORD_SHARD_COUNT is {count}."
+        )
+    return {"shard_id": shard, "shard_count": count}
 
 
 async def serve(bot: Any, token: str) -> None:
