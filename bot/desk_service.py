@@ -133,8 +133,11 @@ class DeskService:
         return self._outcome(ticket, to_member=[post], refresh_card=True, staff_mark="relayed")
 
     # ---- card buttons ------------------------------------------------------------------------
-    def press(self, actor: Actor, ticket_id: int, action: StaffAction) -> DeskOutcome:
-        """Claim, resolve or hand back from the card; the member is told on every platform."""
+    def press(self, actor: Actor, ticket_id: int, action: StaffAction | str) -> DeskOutcome:
+        """Claim, resolve or hand back from the card; the member is told on every platform.
+
+        `action` comes raw from a platform button: anything but a StaffAction is refused by the policy.
+        """
         verdict = self.policy.may_press(actor, action)
         if not verdict:
             return self._refused(ticket_id, verdict.reason)
@@ -143,6 +146,8 @@ class DeskService:
             "resolve": self.desk.resolve,
             "handback": self.desk.hand_back,
         }
+        if action not in handlers:
+            return self._refused(ticket_id, "That button is not one of mine.")
         try:
             ticket = handlers[action](ticket_id, actor.user_id)
         except DeskError as err:
@@ -157,7 +162,7 @@ class DeskService:
         return self._outcome(ticket, rating_prompt=True, refresh_card=True)
 
     # ---- drafted replies (agent assist) ------------------------------------------------------
-    def assist(self, actor: Actor, ticket_id: int, choice: AssistChoice) -> DeskOutcome:
+    def assist(self, actor: Actor, ticket_id: int, choice: AssistChoice | str) -> DeskOutcome:
         """Send the drafted reply as is, or ignore it; a draft is used once, whoever comes first."""
         verdict = self.policy.may_press(actor, f"assist_{choice}")
         if not verdict:

@@ -28,7 +28,7 @@ def main_run(app: Any) -> None:
     asyncio.run(serve(bot, token))
 
 
-def shard_options(config: Any) -> dict[str, int]:
+def shard_options(config: Any) -> dict[str, Any]:
     """One gateway shard per process (DISCORD_SHARD_ID of DISCORD_SHARD_COUNT), or no sharding."""
     if not config.discord_shard_count and not config.discord_shard_id:
         return {}
