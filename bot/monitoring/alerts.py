@@ -155,18 +155,27 @@ class AlertMessage:
     chart: dict[str, Any] | None
 
 
-def alert_message(event: AlertEvent, channel: str, mention: str = "") -> AlertMessage:
-    """The platform-neutral alert: title, text (on-call mention first), evidence and chart."""
-    evidence = json.loads(event.evidence or "{}")
-    chart = evidence.pop("chart", None)
-    fields = []
+def evidence_fields(
+    evidence: dict[str, Any], kind: str, mute: bool = True
+) -> list[tuple[str, str]]:
+    """The fields every alert carries: how to see the evidence, the ticket, new versions, mute."""
+    fields: list[tuple[str, str]] = []
     if evidence.get("command"):
         fields.append(("Evidence", f"`{evidence['command']}`"))
     if evidence.get("link"):
         fields.append(("Ticket", str(evidence["link"])))
     if evidence.get("new_versions"):
         fields.append(("New bot version(s)", ", ".join(evidence["new_versions"])))
-    fields.append(("Mute", f"`/deskhand alerts mute {event.kind} 24h`"))
+    if mute:
+        fields.append(("Mute", f"`/deskhand alerts mute {kind} 24h`"))
+    return fields
+
+
+def alert_message(event: AlertEvent, channel: str, mention: str = "") -> AlertMessage:
+    """The platform-neutral alert: title, text (on-call mention first), evidence and chart."""
+    evidence = json.loads(event.evidence or "{}")
+    chart = evidence.pop("chart", None)
+    fields = evidence_fields(evidence, event.kind)
     return AlertMessage(
         event.id or 0,
         channel,

@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.models import AlertDelivery, AlertEvent
-from bot.monitoring.alerts import POST_WINDOW, SEVERITY_ICON, alert_settings, run_checks
+from bot.monitoring.alerts import (
+    POST_WINDOW,
+    SEVERITY_ICON,
+    alert_settings,
+    evidence_fields,
+    run_checks,
+)
 from bot.monitoring.charts import render_bars, render_lines
 from bot.monitoring.detectors import FAST_DETECTORS
 from bot.monitoring.digest import DIGEST_KIND, record_due_digest
@@ -72,14 +78,7 @@ def build_post(event: AlertEvent, platform: str, channel: str, mention: str) -> 
     evidence = json.loads(event.evidence or "{}")
     chart = evidence.pop("chart", None)
     fields = [tuple(f) for f in evidence.pop("fields", [])]
-    if evidence.get("command"):
-        fields.append(("Evidence", f"`{evidence['command']}`"))
-    if evidence.get("link"):
-        fields.append(("Ticket", str(evidence["link"])))
-    if evidence.get("new_versions"):
-        fields.append(("New bot version(s)", ", ".join(evidence["new_versions"])))
-    if event.kind != DIGEST_KIND:
-        fields.append(("Mute", f"`/deskhand alerts mute {event.kind} 24h`"))
+    fields += evidence_fields(evidence, event.kind, mute=event.kind != DIGEST_KIND)
     png = None
     if chart:
         png = render_bars(chart) if chart.get("kind") == "bars" else render_lines(chart)
