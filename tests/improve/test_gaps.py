@@ -13,7 +13,7 @@ from admin_commands import run_command
 from bot.improve.gaps import cluster_vectors, gaps_report
 from bot.models import IssueType
 from knowledge.models import Article, KbCandidate, utcnow
-from tests.admin.conftest import STAFF, ask
+from tests.admin.conftest import ADMIN, STAFF, ask
 from tests.improve.conftest import conv_key, not_helpful
 
 CRYPTO = [
@@ -32,6 +32,8 @@ def _crypto_gap(app) -> list:
     """Three members ask about crypto, get an answer that does not help, and staff answer."""
     from bot.contracts import Member
 
+    # the scenario needs the wrong article answered: pin the thresholds, not the calibration's
+    assert run_command(app, ADMIN, "threshold set answer 0.5 clarify 0.3").ok
     replies = []
     for i, question in enumerate(CRYPTO):
         user = f"UCRYPTO{i}"
