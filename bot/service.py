@@ -144,6 +144,17 @@ class SupportService:
             self._feedback(conv, "not_helpful", member.user_id)
         return self._run(conv, msg, turn, started)
 
+    def _commit_first(self, session: Session, msg: IncomingMessage) -> bool:
+        """Commit; False when another worker recorded this platform message first (unique index)."""
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if not self.already_recorded(msg.platform, msg.message_id):
+                raise
+            return False
+        return True
+
     def already_recorded(self, platform: str, platform_message_id: str) -> bool:
         """True when this platform message was handled before (retries, gateway replays)."""
         if not platform_message_id:
@@ -319,12 +330,7 @@ class SupportService:
                 conv.issue_type = cls["issue_type"]
             conv.updated_at = utcnow()
             session.add(conv)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if not self.already_recorded(msg.platform, msg.message_id):
-                    raise
+            if not self._commit_first(session, msg):
                 return recorded_elsewhere(msg, conv.id)
             decision_id = decision.id
         reply = Reply(
@@ -371,12 +377,7 @@ class SupportService:
                     platform_message_id=msg.message_id,
                 )
             )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if not self.already_recorded(msg.platform, msg.message_id):
-                    raise
+            if not self._commit_first(session, msg):
                 return recorded_elsewhere(msg, conv.id)
         ticket = self.desk.open_ticket_for(conv.id or 0)
         return Reply(
