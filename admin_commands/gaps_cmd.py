@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from admin_commands.contracts import CommandResult
-from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
+from admin_commands.parsing import (
+    CommandError,
+    UsageError,
+    clip,
+    parse_days,
+    parse_flags,
+    parse_int,
+)
 from admin_commands.registry import Context, command
 from bot.improve.gaps import DEFAULT_DAYS, GapsError, draft_gap, gaps_report
 
 MAX_LISTED = 10
-
-
-def _days(flags: dict) -> int:
-    return parse_int(str(flags.get("days", DEFAULT_DAYS)).rstrip("d"), "--days", 1, 365)
 
 
 @command(
@@ -28,7 +31,7 @@ def gaps_command(ctx: Context, args: list[str]) -> CommandResult:
     positional, flags = parse_flags(args, valued={"days"})
     if positional:
         raise UsageError("`gaps` takes only --days (draft one with `gaps draft N`).")
-    days = _days(flags)
+    days = parse_days(flags, DEFAULT_DAYS)
     report = gaps_report(ctx.app.kb, days, embedder=ctx.app.embedder)
     table = None
     if report.clusters:
@@ -89,7 +92,9 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
         raise UsageError("Give the gap number from `/deskhand gaps`, e.g. `gaps draft 1`.")
     number = parse_int(positional[0], "N", 1, 1000)
     try:
-        draft = draft_gap(ctx.app.kb, number, _days(flags), actor=ctx.caller.user_id)
+        draft = draft_gap(
+            ctx.app.kb, number, parse_days(flags, DEFAULT_DAYS), actor=ctx.caller.user_id
+        )
     except GapsError as exc:
         raise CommandError(str(exc)) from exc
     ctx.audit(

@@ -135,6 +135,11 @@ def parse_int(value: str, name: str, low: int = 1, high: int = 10_000) -> int:
     return number
 
 
+def parse_days(flags: dict[str, str | bool], default: int) -> int:
+    """`--days N` (or `Nd`), one day to a year."""
+    return parse_int(str(flags.get("days", default)).rstrip("d"), "--days", 1, 365)
+
+
 def clip(text: str, limit: int = 80) -> str:
     """Shorten for one-line display."""
     text = " ".join(str(text).split())

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from admin_commands.contracts import CommandResult
-from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
+from admin_commands.parsing import (
+    CommandError,
+    UsageError,
+    clip,
+    parse_days,
+    parse_flags,
+    parse_int,
+)
 from admin_commands.registry import Context, command
 from bot.improve.review import (
     CAUSES,
@@ -101,10 +108,6 @@ def trace_command(ctx: Context, args: list[str]) -> CommandResult:
     return ctx.ok(f"Trace of conversation #{trace.conversation_id}", render_trace(trace))
 
 
-def _days(flags: dict[str, Any]) -> int:
-    return parse_int(str(flags.get("days", DEFAULT_DAYS)).rstrip("d"), "--days", 1, 365)
-
-
 @command(
     "review",
     "review [--days N]",
@@ -121,7 +124,7 @@ def review_command(ctx: Context, args: list[str]) -> CommandResult:
         raise UsageError(
             f"`review` takes only --days; tag with `review tag ID CAUSE`, got `{positional[0]}`."
         )
-    days = _days(flags)
+    days = parse_days(flags, DEFAULT_DAYS)
     nxt = next_review(ctx.app, days)
     if nxt.item is None:
         return ctx.ok("Review queue empty", f"Nothing waiting from the last {days} days.")
@@ -211,7 +214,7 @@ def review_stats(ctx: Context, args: list[str]) -> CommandResult:
     positional, flags = parse_flags(args, valued={"days"})
     if positional:
         raise UsageError("`review stats` takes only --days.")
-    days = parse_int(str(flags.get("days", 30)).rstrip("d"), "--days", 1, 365)
+    days = parse_days(flags, 30)
     data = review_summary(ctx.app.engine, days)
     if not data["reviewed"]:
         return ctx.ok("No reviews", f"Nothing was tagged in the last {days} days.")
