@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.policy import Actor
+
 Role = Literal["admin", "staff", "member"]
 
 
@@ -19,11 +21,20 @@ class Caller:
     is_guild_admin: bool = False  # Discord Manage Server / Administrator
     channel_id: str = ""  # where the command was run: the default target of channel commands
 
+    def as_actor(self) -> Actor:
+        """The policy's view of this caller."""
+        return Actor(
+            platform=self.platform,
+            user_id=self.user_id,
+            display_name=self.display_name,
+            roles=tuple(self.roles),
+            is_guild_admin=self.is_guild_admin,
+        )
+
     @property
     def actor(self) -> str:
-        """How this caller appears in the audit log."""
-        name = f" ({self.display_name})" if self.display_name else ""
-        return f"{self.platform}:{self.user_id}{name}"
+        """How this caller appears in the audit log (the policy's format)."""
+        return self.as_actor().ref
 
 
 @dataclass(frozen=True)

@@ -8,28 +8,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from admin_commands.contracts import Caller, Role
-from bot.policy import RANK, Actor, at_least
+from bot.policy import RANK, at_least
 
 if TYPE_CHECKING:  # bot.app imports the core modules
     from bot.app import Deskhand
-
-
-def actor_of(caller: Caller) -> Actor:
-    """The policy's view of a command caller."""
-    return Actor(
-        platform=caller.platform,
-        user_id=caller.user_id,
-        display_name=caller.display_name,
-        roles=tuple(caller.roles),
-        is_guild_admin=caller.is_guild_admin,
-    )
 
 
 def role_of(app: Deskhand, caller: Caller) -> Role:
     """The caller's role from config (env) and chat-granted settings; console is always admin."""
     if caller.platform == "console":
         return "admin"
-    return app.policy.role_of(actor_of(caller))
+    return app.policy.role_of(caller.as_actor())
 
 
 def allowed(role: str, needed: str) -> bool:
@@ -37,4 +26,4 @@ def allowed(role: str, needed: str) -> bool:
     return at_least(role, needed)
 
 
-__all__ = ["RANK", "actor_of", "allowed", "role_of"]
+__all__ = ["RANK", "allowed", "role_of"]
