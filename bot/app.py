@@ -88,7 +88,7 @@ class Deskhand:
         self.calibration_job = CalibrationJob(self)
         self.kb.on_added.append(self.calibration_job.start)
         self.service = SupportService(
-            self.engine, self.graph, self.graph_deps, self.settings, self.desk
+            self.engine, self.graph, self.graph_deps, self.settings, self.desk, self.policy
         )
         from bot.monitoring.version import BotVersion
 

@@ -135,3 +135,30 @@ class Reply:
         from dataclasses import asdict
 
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """A member conversation as adapters see it: where it lives and whose it is (no SQL rows)."""
+
+    conversation_id: int
+    key: str
+    platform: str
+    channel_id: str
+    thread_id: str
+    member_id: str
+    member_name: str = ""
+    status: str = "open"
+
+
+@dataclass(frozen=True)
+class PressCheck:
+    """May this person press a member button? `thread` is None when the conversation is gone."""
+
+    thread: ThreadView | None
+    refusal: str = ""  # the policy's reason, fit to show the presser privately
+
+    @property
+    def allowed(self) -> bool:
+        """True when the conversation exists and the policy lets this person press."""
+        return self.thread is not None and not self.refusal

@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.contracts import Button, Citation, Option, Reply, scrub
-from bot.models import InboxEvent
+from bot.models import InboxEvent as InboxEvent  # re-exported: adapters type stored events
 from bot.privacy.payload import policy_for_lane, redact_payload
 from knowledge.models import utcnow
 

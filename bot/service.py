@@ -32,9 +32,11 @@ from bot.contracts import (
 )
 from bot.desk import EscalationDesk
 from bot.llm.recorder import conversation_scope
+from bot.member_threads import MemberThreads
 from bot.models import Conversation, Decision, Feedback, Message
 from bot.monitoring.hours import with_next_reply
 from bot.monitoring.tiers import member_tier
+from bot.policy import Policy
 from bot.privacy.edge import apply_outcome, redact_message
 from bot.repeat_contact import prior_unresolved
 from bot.runtime_settings import SettingsStore
@@ -67,8 +69,10 @@ class SupportService:
         deps_factory: Callable[[], GraphDeps],
         settings: SettingsStore,
         desk: EscalationDesk,
+        policy: Policy,
     ) -> None:
         self.engine = engine
+        self.threads = MemberThreads(engine, policy)  # what adapters ask about member threads
         self.graph = graph
         self.deps_factory = deps_factory
         self.settings = settings
@@ -157,16 +161,7 @@ class SupportService:
 
     def already_recorded(self, platform: str, platform_message_id: str) -> bool:
         """True when this platform message was handled before (retries, gateway replays)."""
-        if not platform_message_id:
-            return False
-        with Session(self.engine) as session:
-            stmt = (
-                select(Message.id)
-                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-                .where(Message.platform_message_id == platform_message_id)
-                .where(Conversation.platform == platform)
-            )
-            return session.exec(stmt).first() is not None
+        return self.threads.recorded(platform, platform_message_id)
 
     def _conversation_by_key(self, conversation_key: str) -> Conversation | None:
         with Session(self.engine) as session:

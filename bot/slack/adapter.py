@@ -8,14 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.desk_service import DeskOutcome
-from bot.inbox import Inbox, InboxWorker, reply_to_dict
-from bot.models import Conversation, InboxEvent, Message
+from bot.inbox import Inbox, InboxEvent, InboxWorker, reply_to_dict
 from bot.policy import Actor, CachedGroups
-from bot.replay import resume_reply
 from bot.slack.delivery import SlackDelivery, api_error
 from bot.slack.render import (
     ASSIST_ACTIONS,
@@ -113,30 +110,10 @@ class SlackAdapter(SlackDelivery):
             log.error("unknown slack inbox kind %r; dropped", item.kind)
 
     # ---- channel policy (decided by bot.policy) ---------------------------------------------
-    def answers_everything(self, channel: str, channel_type: str = "") -> bool:
-        """True for DMs and help channels, where every message gets an answer."""
-        return bool(self.app.policy.answers_everything(PLATFORM, channel, channel_type))
-
     def actor(self, user_id: str, channel: str = "") -> Actor:
         """The policy's view of a Slack user acting in `channel`."""
         in_staff = bool(channel) and self.app.policy.is_staff_channel(PLATFORM, channel)
         return Actor(PLATFORM, user_id, self.user_name(user_id), in_staff_channel=in_staff)
-
-    def conversation(self, key: str) -> Conversation | None:
-        """The stored conversation for a thread key, if the bot is part of it."""
-        with Session(self.app.engine) as session:
-            return session.exec(select(Conversation).where(Conversation.key == key)).first()
-
-    def already_handled(self, channel: str, ts: str) -> bool:
-        """True when this Slack message was already recorded (survives restarts, unlike `seen`)."""
-        with Session(self.app.engine) as session:
-            stmt = (
-                select(Message.id)
-                .join(Conversation, Conversation.id == Message.conversation_id)  # type: ignore[arg-type]
-                .where(Message.platform_message_id == ts)
-                .where(Conversation.platform == PLATFORM, Conversation.channel_id == channel)
-            )
-            return session.exec(stmt).first() is not None
 
     # ---- events ------------------------------------------------------------------------------
     def on_message_event(self, event: dict, body: dict, context: Any, mention: bool) -> None:
@@ -172,15 +149,18 @@ class SlackAdapter(SlackDelivery):
         root = thread_ts or ts
         key = f"{PLATFORM}:{channel}:{root}"
         mentioned = mention or mentions(raw, self.bot_user_id)
-        in_thread = bool(thread_ts) and self.conversation(key) is not None
-        if not (
-            mentioned
-            or in_thread
-            or self.answers_everything(channel, event.get("channel_type", ""))
-        ):
+        wanted = self.app.service.threads.answers(
+            PLATFORM,
+            channel,
+            user,
+            mentioned=mentioned,
+            thread_key=key if thread_ts else "",
+            channel_type=event.get("channel_type", ""),
+        )
+        if not wanted:
             return
         with self.locks.get(key):
-            if self.already_handled(channel, ts):
+            if self.app.service.threads.recorded(PLATFORM, ts, channel):
                 self._resume(item, channel, ts, root, user, mentioned)
                 return
             text = to_plain(raw, self.bot_user_id)
@@ -194,7 +174,7 @@ class SlackAdapter(SlackDelivery):
         if item is None or item.attempts <= 1:
             log.info("slack message %s/%s already handled; not answering again", channel, ts)
             return
-        reply = resume_reply(self.app.engine, item, key, ts)
+        reply = self.app.service.threads.resume(item, key, ts)
         if reply is None:
             log.warning("no recorded reply for %s/%s; nothing to resume", channel, ts)
             return
@@ -353,13 +333,13 @@ class SlackAdapter(SlackDelivery):
         """Helpful / Not helpful / Talk to a person / a clarifying option."""
         user, channel, ts, _ = self._where(body)
         key, value = parse_member_value(action.get("value", ""))
-        conv = self.conversation(key)
+        check = self.app.service.threads.may_press(self.actor(user, channel), name, key=key)
+        conv = check.thread
         if conv is None:
             self.ephemeral(channel, user, "That conversation has expired. Please ask again.")
             return
-        verdict = self.app.policy.may_press(self.actor(user, channel), name, conv.member_id)
-        if not verdict:
-            self.ephemeral(channel, user, escape(verdict.reason), conv.thread_id)
+        if check.refusal:
+            self.ephemeral(channel, user, escape(check.refusal), conv.thread_id)
             return
         label = ((action.get("text") or {}).get("text")) or value
         with self.locks.get(key):
