@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.state import ConnectionState
 
-from bot.inbox import Handback, Inbox, InboxWorker, lease_seconds
-from bot.models import InboxEvent
+from bot.inbox import Handback, Inbox, InboxEvent, InboxWorker, lease_seconds
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot

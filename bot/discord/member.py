@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import discord
-from sqlmodel import Session, select
 
 from bot.contracts import IncomingMessage, Member, Reply
 from bot.discord import render, staff
@@ -19,8 +18,6 @@ from bot.discord.inbox import event_of, thread_lane
 from bot.discord.people import interaction_actor
 from bot.escalation import is_staff_channel
 from bot.inbox import reply_from_dict, reply_to_dict
-from bot.models import Conversation, Message
-from bot.replay import resume_reply
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -44,28 +41,18 @@ async def typing(target: Any) -> AsyncIterator[None]:
         await cm.__aexit__(None, None, None)
 
 
-def is_help_channel(bot: DeskhandBot, channel_id: int | str) -> bool:
-    """Help channels answer every message: from DISCORD_HELP_CHANNELS or `/deskhand channel`."""
-    return bool(bot.app.policy.answers_everything(PLATFORM, str(channel_id)))
-
-
-def conversation(bot: DeskhandBot, key: str) -> Conversation | None:
-    """The stored conversation for a thread key, if the bot has one."""
-    with Session(bot.app.engine) as session:
-        return session.exec(select(Conversation).where(Conversation.key == key)).first()
-
-
-def conversation_by_id(bot: DeskhandBot, conversation_id: int) -> Conversation | None:
-    """The stored conversation behind a button."""
-    with Session(bot.app.engine) as session:
-        return session.get(Conversation, conversation_id)
-
-
-def already_handled(bot: DeskhandBot, message_id: int) -> bool:
-    """True when this Discord message was already recorded (a replay after RESUME/restart)."""
-    with Session(bot.app.engine) as session:
-        stmt = select(Message.id).where(Message.platform_message_id == str(message_id))
-        return session.exec(stmt).first() is not None
+def answers(
+    bot: DeskhandBot, message: discord.Message, channel_id: int, thread_id: int | None = None
+) -> bool:
+    """The core's word on whether this message gets an answer (mention, own thread, help channel)."""
+    key = f"{PLATFORM}:{channel_id}:{thread_id}" if thread_id is not None else ""
+    return bot.app.service.threads.answers(
+        PLATFORM,
+        str(channel_id),
+        str(message.author.id),
+        mentioned=mentions_bot(bot, message),
+        thread_key=key,
+    )
 
 
 def member_of(author: discord.abc.User) -> Member:
@@ -114,7 +101,6 @@ def lane_if_wanted(bot: DeskhandBot, message: discord.Message, channel: Any) -> 
     Ticket threads and staff-channel threads (relays, unmapped replies), the bot's member threads
     (the member, or anyone mentioning the bot), help channels and mentions anywhere.
     """
-    mentioned = mentions_bot(bot, message)
     if isinstance(channel, discord.Thread):
         parent = channel.parent_id
         lane = thread_lane(parent, channel.id)
@@ -122,12 +108,9 @@ def lane_if_wanted(bot: DeskhandBot, message: discord.Message, channel: Any) -> 
             return lane
         if is_staff_channel(bot.app, PLATFORM, str(parent)):
             return lane
-        conv = conversation(bot, f"{PLATFORM}:{parent}:{channel.id}")
-        if conv is not None:
-            return lane if mentioned or str(message.author.id) == conv.member_id else ""
-        return lane if mentioned or is_help_channel(bot, parent) else ""
+        return lane if answers(bot, message, parent, channel.id) else ""
     if isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-        wanted = mentioned or is_help_channel(bot, channel.id)
+        wanted = answers(bot, message, channel.id)
         return thread_lane(channel.id, message.id) if wanted else ""  # its thread shares its id
     return ""
 
@@ -145,9 +128,9 @@ async def _in_channel(
     bot: DeskhandBot, message: discord.Message, channel: Any, event: Any = None
 ) -> None:
     """A top-level message: answer when mentioned or in a help channel, in a new thread."""
-    mentioned = mentions_bot(bot, message)
-    if not mentioned and not await asyncio.to_thread(is_help_channel, bot, channel.id):
+    if not await asyncio.to_thread(answers, bot, message, channel.id):
         return
+    mentioned = mentions_bot(bot, message)
     # A thread started from a message shares the message's id, so the key is known up front.
     await converse(
         bot,
@@ -174,14 +157,9 @@ async def _in_thread(
         return
     if await staff.unmapped_staff_thread(bot, message, thread):
         return
+    if not await asyncio.to_thread(answers, bot, message, parent_id, thread.id):
+        return  # e.g. other people chatting in the member's thread are not questions to the bot
     mentioned = mentions_bot(bot, message)
-    key = f"{PLATFORM}:{parent_id}:{thread.id}"
-    conv = await asyncio.to_thread(conversation, bot, key)
-    if conv is not None:
-        if str(message.author.id) != conv.member_id and not mentioned:
-            return  # other people chatting in the member's thread are not questions to the bot
-    elif not mentioned and not await asyncio.to_thread(is_help_channel, bot, parent_id):
-        return
     parent = thread.parent
     await converse(
         bot,
@@ -211,9 +189,10 @@ async def converse(
     A message already recorded is answered again only when its inbox event is being resumed
     after a crash (the saved reply, once); a plain repeat is ignored.
     """
-    if await asyncio.to_thread(already_handled, bot, message.id):
+    threads = bot.app.service.threads
+    if await asyncio.to_thread(threads.recorded, PLATFORM, str(message.id)):
         key = f"{PLATFORM}:{channel_id}:{thread_id}"
-        saved = await asyncio.to_thread(resume_reply, bot.app.engine, event, key, str(message.id))
+        saved = await asyncio.to_thread(threads.resume, event, key, str(message.id))
         if saved is None:
             log.info("discord message %s was answered before; not again", message.id)
             return
@@ -362,14 +341,16 @@ async def member_action(
 ) -> None:
     """A member pressed Helpful / Not helpful / Talk to a person / an option."""
     await interaction.response.defer()  # a no-op when the press was deferred as it was stored
-    conv = await asyncio.to_thread(conversation_by_id, bot, conversation_id)
+    actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
+    check = await asyncio.to_thread(
+        bot.app.service.threads.may_press, actor, action, conversation_id=conversation_id
+    )
+    conv = check.thread
     if conv is None:
         await interaction.followup.send("That conversation has expired.", ephemeral=True)
         return
-    actor = await asyncio.to_thread(interaction_actor, bot.app, interaction)
-    verdict = await asyncio.to_thread(bot.app.policy.may_press, actor, action, conv.member_id)
-    if not verdict:
-        await interaction.followup.send(verdict.reason, ephemeral=True)
+    if check.refusal:
+        await interaction.followup.send(check.refusal, ephemeral=True)
         return
     try:
         await interaction.edit_original_response(view=None)  # one answer per set of buttons
