@@ -10,10 +10,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:  # imported lazily at run time: `deskhand --help` loads no models
+    from sqlalchemy.engine import Engine
+
+    from bot.app import Deskhand
+    from bot.audit import ImportAudit
+    from bot.config import Config
+    from knowledge.store import KnowledgeBase
 
 err = Console(stderr=True, markup=False)  # file names, errors and member text may hold [brackets]
 
@@ -34,7 +42,7 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
         yield update
 
 
-def _app() -> Any:
+def _app() -> Deskhand:
     """The whole application (models, index, graph): for commands that answer or change things."""
     from bot.app import get_app
 
@@ -47,7 +55,7 @@ def _app() -> Any:
         return get_app(config)
 
 
-def _warn_if_empty(app: Any) -> None:
+def _warn_if_empty(app: Deskhand) -> None:
     """Say where the data is when it holds no articles: a relative DESKHAND_HOME may point elsewhere."""
     if app.kb.list():
         return
@@ -64,14 +72,14 @@ def _warn_if_empty(app: Any) -> None:
     )
 
 
-def _config() -> Any:
+def _config() -> Config:
     """Settings only (validated): a mistake becomes a one-line ConfigError before anything loads."""
     from bot.config import load_config
 
     return load_config()
 
 
-def _database(config: Any) -> Any:
+def _database(config: Config) -> Engine:
     """The existing database alone: listings need neither models nor the index, and write nothing."""
     from bot.db import make_engine
 
@@ -79,7 +87,7 @@ def _database(config: Any) -> Any:
     return make_engine(config.db_url)
 
 
-def _searchable_kb(config: Any) -> Any:
+def _searchable_kb(config: Config) -> KnowledgeBase:
     """Articles plus the index and embedder, without the graph, classifier or start-up repair."""
     from knowledge.embeddings import get_embedder
     from knowledge.index import LanceIndex
@@ -163,7 +171,7 @@ def _print_undo(audit_id: int | None) -> None:
         err.print(f"Audited as #{audit_id}; undo with `/deskhand audit undo {audit_id}`.")
 
 
-def _print_calibration(app: Any, done: Any) -> None:
+def _print_calibration(app: Deskhand, done: ImportAudit) -> None:
     """Re-calibrate thresholds on the new articles and say what was picked."""
     from bot.self_calibration import describe
 
@@ -260,19 +268,16 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 def _kb_read(args: argparse.Namespace) -> int:
     """`kb list` and `kb search`: the index-free (list) or graph-free (search) fast paths."""
-    from typing import cast
-
-    from knowledge.store import KnowledgeBase
+    from knowledge.store import list_articles
 
     config = _config()
     if args.kb_cmd == "search":
         for hit in _searchable_kb(config).search(args.text, k=args.k):
             print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
         return 0
-    kb = KnowledgeBase(_database(config), cast(Any, None), cast(Any, None))
     rows = [
         {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}
-        for a in kb.list(topic=args.topic)
+        for a in list_articles(_database(config), topic=args.topic)
     ]
     if args.json:
         _print_json(rows)

@@ -64,6 +64,15 @@ class Outbox:
             session.refresh(item)
             return item
 
+    def record(
+        self, platform: str, kind: str, payload: dict[str, Any], thread_key: str, lease_s: float
+    ) -> int:
+        """Record a side effect about to be sent (hidden for `lease_s`); its id marks it done or failed."""
+        item = self.put(platform, kind, payload, thread_key=thread_key, lease_s=lease_s)
+        if item.id is None:  # the row was not stored: sending now could lose the side effect
+            raise RuntimeError(f"outbox did not store the {kind} for {thread_key or platform}")
+        return item.id
+
     def blocked(self, platform: str, thread_key: str, before_id: int | None = None) -> bool:
         """True while an earlier item for this thread still waits: new posts must queue behind it."""
         if not thread_key:

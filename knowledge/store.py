@@ -57,6 +57,15 @@ def _clean(value: Any, name: str) -> str:
     return value.strip()
 
 
+def list_articles(engine: Engine, topic: str | None = None) -> list[Article]:
+    """All articles (optionally of one topic), by id: listings need the database, not the index."""
+    with Session(engine, expire_on_commit=False) as s:
+        query = select(Article).order_by(col(Article.id))
+        if topic:
+            query = query.where(Article.topic == topic)
+        return list(s.exec(query).all())
+
+
 class KnowledgeBase:
     """Articles in SQL, chunks in LanceDB, hybrid search; every change is searchable immediately."""
 
@@ -78,11 +87,7 @@ class KnowledgeBase:
 
     def list(self, topic: str | None = None) -> builtins.list[Article]:
         """All articles (optionally of one topic), by id."""
-        with Session(self.engine, expire_on_commit=False) as s:
-            query = select(Article).order_by(col(Article.id))
-            if topic:
-                query = query.where(Article.topic == topic)
-            return builtins.list(s.exec(query).all())
+        return list_articles(self.engine, topic)
 
     def find(self, source: str, external_id: str) -> Article | None:
         """The article imported from (source, external_id), if any."""

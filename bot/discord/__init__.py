@@ -6,12 +6,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
+    from bot.config import Config
+    from bot.discord.client import DeskhandBot
 
 log = logging.getLogger(__name__)
 
 
-def main_run(app: Any) -> None:
+def main_run(app: Deskhand) -> None:
     """Run the Discord bot until interrupted (`deskhand run discord`)."""
     from bot.discord.client import DeskhandBot
 
@@ -28,7 +33,7 @@ def main_run(app: Any) -> None:
     asyncio.run(serve(bot, token))
 
 
-def shard_options(config: Any) -> dict[str, Any]:
+def shard_options(config: Config) -> dict[str, Any]:
     """One gateway shard per process (DISCORD_SHARD_ID of DISCORD_SHARD_COUNT), or no sharding."""
     if not config.discord_shard_count and not config.discord_shard_id:
         return {}
@@ -46,7 +51,7 @@ def shard_options(config: Any) -> dict[str, Any]:
     return {"shard_id": shard, "shard_count": count}
 
 
-async def serve(bot: Any, token: str) -> None:
+async def serve(bot: DeskhandBot, token: str) -> None:
     """Connect and run; SIGTERM/SIGINT close the client, which lets inbox work in flight finish
     (DESKHAND_STOP_GRACE_S) and hands the rest back for the next start, then the process exits 0."""
     loop = asyncio.get_running_loop()

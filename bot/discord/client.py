@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -17,6 +17,9 @@ from bot.discord import commands, delivery, member, staff, views
 from bot.discord.inbox import DiscordInbox, InboxState, event_of, interaction_lane
 from bot.discord.people import interaction_actor
 from bot.inbox import stop_grace_s
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
 
 log = logging.getLogger(__name__)
 SEEN_TTL_S = 3600.0
@@ -35,7 +38,7 @@ class DeskhandBot(discord.Client):
 
     def __init__(
         self,
-        app: Any,
+        app: Deskhand,
         *,
         intents: discord.Intents | None = None,
         outbox_interval_s: float | None = 15.0,

@@ -154,26 +154,26 @@ async def guarded(
     """
     outbox = bot.app.outbox
     async with thread_lock(bot, key):
-        if key and await asyncio.to_thread(outbox.blocked, PLATFORM, key):
+        if bool(key) and await asyncio.to_thread(outbox.blocked, PLATFORM, key):
             await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, WAITING, key)
             return False
-        item = None
+        recorded: int | None = None  # the outbox id of a side effect written before sending
         if kind in RECORDED_KINDS:
-            item = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, "", key, LEASE_S)
+            recorded = await asyncio.to_thread(outbox.record, PLATFORM, kind, payload, key, LEASE_S)
         try:
             await action()
         except (*SEND_ERRORS, NotReady) as exc:
             log.warning("discord %s failed (%s); parked in the outbox", kind, exc)
             after = retry_after_of(exc)
-            if item is None:
+            if recorded is None:
                 parked = await asyncio.to_thread(outbox.put, PLATFORM, kind, payload, str(exc), key)
                 if after is not None and parked.id is not None:
                     await asyncio.to_thread(outbox.failed, parked.id, str(exc), after)
             else:
-                await asyncio.to_thread(outbox.failed, item.id, str(exc), after or 0.0)
+                await asyncio.to_thread(outbox.failed, recorded, str(exc), after or 0.0)
             return False
-        if item is not None:
-            await asyncio.to_thread(outbox.done, item.id)
+        if recorded is not None:
+            await asyncio.to_thread(outbox.done, recorded)
         return True
 
 
@@ -235,6 +235,9 @@ async def deliver_pending(bot: DeskhandBot, max_rounds: int = 50) -> int:
         items = await asyncio.to_thread(bot.app.outbox.due, PLATFORM)
         progress = 0
         for item in items:
+            if item.id is None:  # due() claims stored rows by id; one without cannot be marked
+                log.error("outbox returned a %s item without an id; skipped", item.kind)
+                continue
             try:
                 await deliver_item(bot, item.kind, json.loads(item.payload))
             except (*SEND_ERRORS, NotReady) as exc:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.discord.delivery import PLATFORM
 from bot.policy import Actor
+
+if TYPE_CHECKING:  # adapters receive the running app
+    from bot.app import Deskhand
 
 
 def _roles(user: Any) -> tuple[str, ...]:
@@ -26,7 +29,7 @@ def _parent_channel(channel: Any, channel_id: Any = None) -> str:
     )
 
 
-def interaction_actor(app: Any, interaction: discord.Interaction) -> Actor:
+def interaction_actor(app: Deskhand, interaction: discord.Interaction) -> Actor:
     """Who pressed a button, and whether they pressed it inside a staff channel."""
     user = interaction.user
     perms = interaction.permissions
@@ -41,7 +44,7 @@ def interaction_actor(app: Any, interaction: discord.Interaction) -> Actor:
     )
 
 
-def message_actor(app: Any, message: discord.Message) -> Actor:
+def message_actor(app: Deskhand, message: discord.Message) -> Actor:
     """Who wrote a message, and whether they wrote it inside a staff channel (or its threads)."""
     author = message.author
     perms = getattr(author, "guild_permissions", None)

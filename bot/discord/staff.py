@@ -156,14 +156,15 @@ async def unmapped_staff_thread(bot: DeskhandBot, message: discord.Message, thre
         return False
     found = CARD_THREAD.match(thread.name or "")
     if found:
+        ticket_id = int(found.group(1))  # the id the ticket was fetched by: never None
         try:
-            ticket = await asyncio.to_thread(bot.app.desk.get, int(found.group(1)))
+            ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
         except DeskError:
             ticket = None
         if ticket is not None and ticket.platform == PLATFORM and not ticket.staff_thread_id:
-            log.warning("ticket %s: card thread %s recovered from its name", ticket.id, thread.id)
-            await record_card(bot, int(ticket.id), parent, str(thread.id))
-            ticket = await asyncio.to_thread(bot.app.desk.get, int(ticket.id))
+            log.warning("ticket %s: card thread %s recovered from its name", ticket_id, thread.id)
+            await record_card(bot, ticket_id, parent, str(thread.id))
+            ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
             await on_staff_message(bot, message, ticket)
             return True
     if bot.user is None or getattr(thread, "owner_id", None) != bot.user.id:

@@ -157,16 +157,16 @@ class SlackDelivery:
             if outbox.blocked(PLATFORM, key):
                 outbox.put(PLATFORM, kind, payload, WAITING, thread_key=key)
                 return False
-            item = outbox.put(PLATFORM, kind, payload, thread_key=key, lease_s=LEASE_S)
+            item_id = outbox.record(PLATFORM, kind, payload, thread_key=key, lease_s=LEASE_S)
             try:
                 send()
             except (SlackApiError, RuntimeError) as err:
                 error = api_error(err) if isinstance(err, SlackApiError) else str(err)
-                log.warning("slack %s failed (%s); parked as outbox item %s", kind, error, item.id)
+                log.warning("slack %s failed (%s); parked as outbox item %s", kind, error, item_id)
                 wait = retry_after(err) if isinstance(err, SlackApiError) else None
-                outbox.failed(item.id or 0, error, wait or 0.0)  # first retry: next loop pass
+                outbox.failed(item_id, error, wait or 0.0)  # first retry: next loop pass
                 return False
-            outbox.done(item.id or 0)
+            outbox.done(item_id)
             return True
 
     def park(
