@@ -174,7 +174,7 @@ def _transfer(ctx: Context, ticket_id: int, target: str) -> CommandResult:
                 f"`{clip(team, 40)}` is not a team. Known: {', '.join(sorted(known))}."
             )
     ticket = ctx.app.desk.get(ticket_id)
-    default = getattr(ctx.app.config, f"{ticket.platform}_escalation_channel", "") or ""
+    default = ctx.app.policy.staff_channel(ticket.platform)
     done = tickets.transfer(
         ctx.app.engine,
         ticket_id,

@@ -129,6 +129,7 @@ class Reply:
     member_text: str = ""  # the member's message as kept (secrets redacted): for thread titles
     private_notice: str = ""  # say this to the member alone (ephemeral / DM), e.g. rotate a secret
     delete_original: bool = False  # remove the member's platform message where the bot may
+    deliver_now: bool = False  # a desk change recorded outbox posts (a reopen): send them now
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise for `--json` output and logs."""

@@ -11,13 +11,13 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlmodel import Session, select
 
 from bot.card import card_view
 from bot.desk import DeskError, EscalationDesk
+from bot.desk_outcome import DeskOutcome, MemberPost, StaffNotice, member_outcome
 from bot.llm.assist import classify_staff_reply, record_assist_use
 from bot.models import Feedback, Ticket
 from bot.policy import Actor, Policy
@@ -25,10 +25,10 @@ from bot.policy import Actor, Policy
 if TYPE_CHECKING:  # bot.app builds the desk service
     from bot.app import Deskhand
 
+__all__ = ["DeskOutcome", "DeskService", "MemberPost", "StaffNotice"]
 log = logging.getLogger(__name__)
 StaffAction = Literal["claim", "resolve", "handback"]
 AssistChoice = Literal["send", "ignore"]
-PostKind = Literal["relay", "claimed", "handed_back"]
 
 HANDED_BACK = "The team handed this conversation back to me. Ask me anything else right here."
 RATING_PROMPT = (
@@ -39,39 +39,6 @@ RATING_PROMPT = (
 def claimed_text(staff_name: str) -> str:
     """What the member is told when a person picks their ticket up."""
     return f"{staff_name or 'Someone'} from the team has picked this up and will reply here."
-
-
-@dataclass(frozen=True)
-class MemberPost:
-    """A message for the member's thread; `text` is plain and safe, the renderer escapes it."""
-
-    kind: PostKind
-    text: str
-    staff_name: str = ""  # for relays: shown as "NAME (staff)"
-    drafted: bool = False  # the bot's Markdown draft (sent as is), not text a person typed
-
-
-@dataclass
-class DeskOutcome:
-    """What the adapter must render after a desk action; nothing here is platform markup."""
-
-    ticket_id: int
-    ok: bool = True
-    private_note: str = ""  # only the person who acted sees this (a refusal or an error)
-    to_member: list[MemberPost] = field(default_factory=list)
-    rating_prompt: bool = False  # ask the member for a 1-5 rating (with buttons)
-    refresh_card: bool = False  # redraw the escalation card (status, owner, buttons)
-    staff_mark: str = ""  # on the staff message: "note" (kept internal) | "relayed" | "ignored"
-    buttons_done: str = ""  # the pressed buttons are replaced by this line ("" = leave them)
-    status: str = ""  # the ticket's status afterwards
-    member_channel_id: str = ""
-    member_thread_id: str = ""
-    member_user_id: str = ""
-
-    @property
-    def refused(self) -> bool:
-        """The action was not done (policy refusal, or a desk error)."""
-        return not self.ok
 
 
 class DeskService:
@@ -89,17 +56,9 @@ class DeskService:
         with self._guard:
             return self._locks[ticket_id]
 
-    def _outcome(self, ticket: Ticket, **fields: object) -> DeskOutcome:
+    def _outcome(self, ticket: Ticket, **fields: Any) -> DeskOutcome:
         """An outcome addressed to the ticket's member thread."""
-        member = json.loads(ticket.member or "{}")
-        return DeskOutcome(
-            ticket_id=int(ticket.id or 0),
-            status=ticket.status,
-            member_channel_id=ticket.member_channel_id,
-            member_thread_id=ticket.member_thread_id,
-            member_user_id=str(member.get("user_id") or ""),
-            **fields,  # type: ignore[arg-type]
-        )
+        return member_outcome(ticket, **fields)
 
     @staticmethod
     def _refused(ticket_id: int, reason: str, **fields: object) -> DeskOutcome:

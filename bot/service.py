@@ -96,7 +96,7 @@ class SupportService:
         if conv.status == "resolved" and (reopened := reopen_for(self.engine, conv, msg)):
             reply = self._relay_to_staff(conv, msg)
             reply.relay_text = f"(reopened ticket #{reopened.id}) {reply.relay_text}"
-            reply.reasons = ["reopened"]
+            reply.reasons, reply.deliver_now = ["reopened"], True
             return apply_outcome(reply, msg, redaction)
         if conv.status == "escalated":
             return apply_outcome(self._relay_to_staff(conv, msg), msg, redaction)

@@ -1,7 +1,8 @@
 """Staff tools on tickets, once for every platform: list, history, transfer, retype, reopen.
 
-Side effects on a platform (a card in a new staff channel, a notice in a thread) are written to
-the outbox, where each platform's delivery sends them in thread order and retries what fails.
+Each change ends in a DeskOutcome (bot.desk_outcome) whose parts (the member's notice, the card
+to redraw or post again, a notice in a staff thread) are written to the outbox in the change's
+own transaction; each platform delivers them like any other desk outcome, in thread order.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ from sqlmodel import Session, col, delete, select
 from bot.audit import record_audit
 from bot.contracts import IncomingMessage
 from bot.desk import DeskError, ticket_view
+from bot.desk_outcome import DeskOutcome, MemberPost, StaffNotice, member_outcome, outbox_items
 from bot.models import AuditEntry, Conversation, EscalationStep, IssueType, Message, Ticket
-from bot.outbox import Outbox, staff_key
 from bot.runtime_settings import SettingsStore
 from graph.smalltalk import small_talk_kind
 from knowledge.models import utcnow
 
 OPEN_STATUSES = ("open", "claimed")
 LISTS = ("open", "unclaimed", "mine", "all")
-NOTICE_KIND = "desk_notice"  # outbox kind each platform's delivery renders as a plain post
-CARD_REFRESH_KIND = "card_refresh"  # outbox kind: redraw a ticket's card (status, type, buttons)
-DELIVERED_PLATFORMS = ("slack", "discord")  # platforms with an outbox worker
 REOPEN_WINDOW = timedelta(days=14)  # a later message in the thread is a new question
 MAX_EXAMPLE_CHARS = 300
 CARD_STEPS = ("card_recorded", "transcript_posted")  # redone when a ticket moves channel
@@ -54,6 +52,7 @@ class Transfer:
     channel: str
     moved: bool  # the card is re-posted in another staff channel
     audit_id: int
+    outcome: DeskOutcome  # already recorded in the outbox for the ticket's platform
 
 
 @dataclass
@@ -65,6 +64,7 @@ class Retype:
     example_added: bool
     audit_id: int
     team: str  # the corrected type's team ('' if none)
+    outcome: DeskOutcome  # already recorded in the outbox for the ticket's platform
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -206,68 +206,6 @@ def _audit_event(entry: AuditEntry) -> str:
     return f"{entry.action} by {actor}"
 
 
-# ---- notices through the outbox ----------------------------------------------------------------
-def member_thread_key(platform: str, channel: str, thread: str) -> str:
-    """The outbox ordering key of a member thread, as that platform's delivery spells it.
-
-    Must match bot/slack/delivery.thread_key and bot/discord/delivery.post_chunks, so a notice
-    waits behind (and never overtakes) anything still parked for the same thread.
-    """
-    if platform == "slack":
-        return f"{channel}:{thread}" if channel else ""
-    return str(thread or channel)
-
-
-def queue_notice(
-    engine: Engine,
-    ticket: Ticket,
-    audience: str,
-    text: str,
-    channel: str = "",
-    thread: str = "",
-) -> bool:
-    """Queue a plain notice to the member's thread or a staff thread; False if nowhere to send.
-
-    Platforms without an outbox worker (the console) show their own view and get nothing queued.
-    """
-    if ticket.platform not in DELIVERED_PLATFORMS:
-        return False
-    if audience == "member":
-        channel, thread = ticket.member_channel_id, ticket.member_thread_id
-        key = member_thread_key(ticket.platform, channel, thread)
-    else:
-        key = staff_key(ticket.id or 0)
-    if not (channel or thread):
-        return False
-    member = json.loads(ticket.member or "{}")
-    payload = {
-        "ticket_id": ticket.id,
-        "audience": audience,
-        "channel": channel,
-        "thread": thread,
-        "text": text,
-        "member_id": str(member.get("user_id") or "") if audience == "member" else "",
-    }
-    Outbox(engine).put(ticket.platform, NOTICE_KIND, payload, thread_key=key)
-    return True
-
-
-def queue_card_refresh(engine: Engine, ticket: Ticket) -> bool:
-    """Queue a redraw of the ticket's card after a desk change; False if it has no card.
-
-    Keyed apart from the staff thread, so a waiting redraw never holds up a relay.
-    """
-    if ticket.platform not in DELIVERED_PLATFORMS or not ticket.staff_thread_id:
-        return False
-    Outbox(engine).put(
-        ticket.platform,
-        CARD_REFRESH_KIND,
-        {"ticket_id": ticket.id},
-        thread_key=f"ticket:{ticket.id}:card",
-    )
-    return True
-
-
 # ---- transfer --------------------------------------------------------------------------------
 def known_teams(engine: Engine) -> set[str]:
     """Teams and issue types a ticket can be sent to: scope teams and names, routes, support."""
@@ -333,38 +271,42 @@ def transfer(
             _transfer_state(ticket),
             platform,
         )
+        outcome = transfer_outcome(ticket, team, actor, moved, old_channel, old_thread)
+        session.add_all(outbox_items(outcome, ticket.platform))
         session.commit()
         session.refresh(ticket)
         session.refresh(entry)
         audit_id = entry.id or 0
+    return Transfer(ticket, team, target, moved, audit_id, outcome)
+
+
+def transfer_outcome(
+    ticket: Ticket, team: str, actor: str, moved: bool, old_channel: str, old_thread: str
+) -> DeskOutcome:
+    """The old staff thread is told, the card follows the ticket, the member is told."""
+    notices = []
     if old_thread:
         where = "its card is re-posted in that team's channel" if moved else "same channel"
-        queue_notice(
-            engine,
-            ticket,
-            "staff",
-            f"Ticket #{ticket_id} was transferred to {team} by {_name(actor)} ({where}). "
-            "Replies in this thread are no longer relayed to the member.",
-            old_channel,
-            old_thread,
+        notices.append(
+            StaffNotice(
+                old_channel,
+                old_thread,
+                f"Ticket #{ticket.id} was transferred to {team} by {_name(actor)} ({where}). "
+                "Replies in this thread are no longer relayed to the member.",
+            )
         )
-    if not moved:
-        queue_card_refresh(engine, ticket)
-    elif ticket.platform in DELIVERED_PLATFORMS:
-        Outbox(engine).put(
-            ticket.platform,
-            "escalation_card",
-            {"ticket_id": ticket_id, "transfer": True},
-            thread_key=staff_key(ticket_id),
-        )
-    queue_notice(
-        engine,
-        ticket,
-        "member",
+    told = MemberPost(
+        "transferred",
         f"I've passed your question to the {team} team, who handle this kind of request. "
         "A person from that team will reply here in this thread.",
     )
-    return Transfer(ticket, team, target, moved, audit_id)
+    return member_outcome(
+        ticket,
+        staff_notices=notices,
+        repost_card=moved,
+        refresh_card=not moved,
+        to_member=[told],
+    )
 
 
 def _transfer_state(ticket: Ticket) -> dict[str, Any]:
@@ -424,6 +366,14 @@ def correct_type(
             {"issue_type": issue_type, "example": question if add else ""},
             platform,
         )
+        notices = []
+        if ticket.staff_thread_id:
+            text = (
+                f"Issue type corrected from {before or '(none)'} to {issue_type} by {_name(actor)}."
+            )
+            notices.append(StaffNotice(ticket.staff_channel_id, ticket.staff_thread_id, text))
+        outcome = member_outcome(ticket, staff_notices=notices, refresh_card=True)
+        session.add_all(outbox_items(outcome, ticket.platform))
         session.commit()
         session.refresh(ticket)
         session.refresh(entry)
@@ -431,16 +381,7 @@ def correct_type(
         fields = {k: v for k, v in row.model_dump().items() if k != "updated_at"}
         fields["examples"] = json.dumps([*examples, question])
         scope.upsert(IssueType(**fields), actor=actor, platform=platform)
-    queue_notice(
-        engine,
-        ticket,
-        "staff",
-        f"Issue type corrected from {before or '(none)'} to {issue_type} by {_name(actor)}.",
-        ticket.staff_channel_id,
-        ticket.staff_thread_id,
-    )
-    queue_card_refresh(engine, ticket)
-    return Retype(ticket, before, add, entry.id or 0, row.team)
+    return Retype(ticket, before, add, entry.id or 0, row.team, outcome)
 
 
 # ---- reopen ----------------------------------------------------------------------------------
@@ -485,14 +426,14 @@ def reopen_for(engine: Engine, conv: Conversation, msg: IncomingMessage) -> Tick
             {"status": ticket.status},
             msg.platform,
         )
+        told = MemberPost(
+            "reopened",
+            f"I've reopened your ticket #{ticket.id}, so the team sees your message. "
+            "A person will reply here in this thread.",
+        )
+        # the card is redrawn: its resolve / hand back buttons come back
+        outcome = member_outcome(ticket, to_member=[told], refresh_card=True)
+        session.add_all(outbox_items(outcome, ticket.platform))
         session.commit()
         session.refresh(ticket)
-    queue_notice(
-        engine,
-        ticket,
-        "member",
-        f"I've reopened your ticket #{ticket.id}, so the team sees your message. "
-        "A person will reply here in this thread.",
-    )
-    queue_card_refresh(engine, ticket)  # resolve / hand back buttons come back
     return ticket

@@ -7,6 +7,8 @@ text may contain square brackets ("[email]", "[/b]", "[answer X]") and must show
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,18 +22,23 @@ from rich.text import Text
 from bot.card import card_of
 from bot.contracts import Citation, IncomingMessage, Member, Reply
 from bot.desk import DeskError
+from bot.desk_outcome import CARD_KIND, OUTCOME_KIND
 from bot.desk_service import RATING_PROMPT, DeskOutcome
+from bot.llm.assist import suggest_reply
 from bot.policy import Actor
 
 if TYPE_CHECKING:  # adapters receive the running app
     from bot.app import Deskhand
 
+log = logging.getLogger(__name__)
+PLATFORM = "console"
 HELP = """Type a question as a community member. Demo commands:
   /new              start a new thread (a new conversation)
   /pick N           pick clarifying option N        /human   ask for a person
   /helpful          mark the last answer helpful    /nothelpful   not helpful
   /staff TEXT       reply as staff in the open ticket (start with // for an internal note)
   /claim  /resolve  /handback                       staff actions on the open ticket
+  /send  /ignore    send the drafted reply as is, or ignore it
   /rate N           rate the resolved ticket 1-5
   /deskhand ...     admin commands (you are admin here), e.g. /deskhand help
   /quit"""
@@ -74,6 +81,10 @@ class ConsoleSession:
     ticket_id: int | None = None
     visitor: Member = field(default_factory=lambda: Member("demo-visitor", "Vic (not staff)"))
     member_thread: list[str] = field(default_factory=list)  # what the member was shown
+    staff_threads: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (channel, thread, text)
+    cards: list[tuple[str, Any]] = field(default_factory=list)  # (channel, Card) as drawn
 
     def __post_init__(self) -> None:
         self.thread = self._next_thread()
@@ -103,11 +114,17 @@ class ConsoleSession:
         )
         reply = self.app.service.handle(msg)
         self.show(reply)
+        self.deliver_pending()
         return reply
 
-    def action(self, action: str, value: str = "") -> Reply:
-        """Press a member button."""
-        reply = self.app.service.handle_action(self.key, action, value, self.user, "console")
+    def action(self, action: str, value: str = "", as_visitor: bool = False) -> Reply:
+        """Press a member button; they belong to the member who asked (`as_visitor`: someone else)."""
+        who = self.visitor if as_visitor else self.user
+        verdict = self.app.policy.may_press(self.actor(who, False), action, self.user.user_id)
+        if not verdict:
+            self.say(verdict.reason, "red")
+            return Reply(route="notice", text=verdict.reason)
+        reply = self.app.service.handle_action(self.key, action, value, who, "console")
         self.show(reply)
         return reply
 
@@ -117,6 +134,10 @@ class ConsoleSession:
         if reply.route == "relay":
             line = plain(f"#staff ← relayed to ticket #{reply.ticket_id}: ", "dim")
             self.console.print(line.append(reply.relay_text or ""))
+            if reply.ticket_id:
+                ticket = self.app.desk.get(reply.ticket_id)
+                where = (ticket.staff_channel_id, ticket.staff_thread_id)
+                self.staff_threads.append((*where, reply.relay_text or ""))
             return
         body = reply.text
         if reply.citations:
@@ -131,11 +152,31 @@ class ConsoleSession:
         )
         if reply.route == "escalate" and reply.ticket_id:
             self.ticket_id = reply.ticket_id
-            self.show_card(reply.ticket_id)
+            self.post_card(reply.ticket_id)
+
+    def post_card(self, ticket_id: int) -> None:
+        """Post the card as a thread of the ticket's staff channel, with the drafted reply."""
+        view = self.app.desk_service.card_view(ticket_id)
+        channel = view.get("staff_channel_id") or self.app.policy.staff_channel(PLATFORM)
+        if not view.get("staff_thread_id"):
+            self.app.desk.attach_staff_thread(ticket_id, channel, f"{channel}-{ticket_id}")
+        self.show_card(ticket_id)
+        try:
+            draft = str(suggest_reply(self.app, ticket_id).get("text") or "").strip()
+        except Exception:  # a failing draft never blocks the card
+            log.exception("ticket %s: no drafted reply", ticket_id)
+            draft = ""
+        if draft:
+            self.console.print(
+                Panel(plain(draft), title="Suggested reply (not sent yet): /send or /ignore")
+            )
 
     def show_card(self, ticket_id: int) -> None:
-        """The context card staff would see."""
-        card = card_of(self.app.desk_service.card_view(ticket_id))
+        """The context card staff would see, in the ticket's staff channel."""
+        view = self.app.desk_service.card_view(ticket_id)
+        card = card_of(view)
+        channel = view.get("staff_channel_id") or self.app.policy.staff_channel(PLATFORM)
+        self.cards.append((channel, card))
         table = Table(show_header=False, box=None)
         rows = [
             ("Member", card.member_name or card.member_id),
@@ -151,22 +192,32 @@ class ConsoleSession:
         for key, value in rows:
             table.add_row(plain(key, "bold"), plain(value))
         self.console.print(
-            Panel(table, title=f"#staff: ticket #{ticket_id}", border_style="magenta")
+            Panel(table, title=plain(f"#{channel}: ticket #{ticket_id}"), border_style="magenta")
         )
 
     def actor(self, who: Member, in_staff_channel: bool) -> Actor:
         """The policy's view of a demo person (staff act inside the simulated #staff)."""
         return Actor("console", who.user_id, who.display_name, in_staff_channel=in_staff_channel)
 
-    def staff_say(self, text: str, as_visitor: bool = False) -> DeskOutcome:
+    def staff_say(
+        self, text: str, as_visitor: bool = False, thread: tuple[str, str] | None = None
+    ) -> DeskOutcome:
         """A staff reply in the ticket thread, relayed unless it is an internal note.
 
-        `as_visitor` writes as someone outside #staff (not staff): never relayed.
+        `as_visitor` writes as someone outside #staff (not staff): never relayed. `thread`
+        (channel, thread) writes in that staff thread: one no ticket lives in relays nothing.
         """
         if not text.strip():
             raise DeskError("Write the reply after the command: /staff TEXT.")
+        ticket_id = self._ticket()
+        if thread is not None:
+            found = self.app.desk.find_by_staff_thread(PLATFORM, *thread)
+            if found is None:
+                self.say("#staff: no ticket lives in this thread; this was not relayed.", "red")
+                return DeskOutcome(ticket_id=0, ok=False, private_note="not relayed")
+            ticket_id = int(found.id or 0)
         who = self.actor(self.visitor, False) if as_visitor else self.actor(self.staff, True)
-        outcome = self.app.desk_service.staff_reply(who, self._ticket(), text)
+        outcome = self.app.desk_service.staff_reply(who, ticket_id, text)
         if outcome.staff_mark == "note":
             self.say(f"#staff (internal note, not sent): {text}", "dim")
         self.render(outcome)
@@ -181,6 +232,13 @@ class ConsoleSession:
         self.render(outcome)
         return outcome
 
+    def assist(self, choice: str, as_visitor: bool = False) -> DeskOutcome:
+        """Send the drafted reply as is, or ignore it (once)."""
+        who = self.actor(self.visitor, False) if as_visitor else self.actor(self.staff, True)
+        outcome = self.app.desk_service.assist(who, self._ticket(), choice)
+        self.render(outcome)
+        return outcome
+
     def rate(self, rating: int, as_visitor: bool = False) -> DeskOutcome:
         """The member rates the resolved ticket."""
         who = self.visitor if as_visitor else self.user
@@ -189,9 +247,12 @@ class ConsoleSession:
         return outcome
 
     def render(self, outcome: DeskOutcome) -> None:
-        """Print a desk outcome: the private note, what the member sees, the rating prompt."""
+        """Print a desk outcome: the private note, what the member and staff see, the card."""
         if outcome.private_note:
             self.say(outcome.private_note, "red")
+        for notice in outcome.staff_notices:
+            self.staff_threads.append((notice.channel, notice.thread, notice.text))
+            self.say(f"#{notice.channel} (thread {notice.thread}): {notice.text}", "magenta")
         for post in outcome.to_member:
             self.member_thread.append(post.text)
             title = (
@@ -203,8 +264,24 @@ class ConsoleSession:
         if outcome.rating_prompt:
             self.member_thread.append(RATING_PROMPT)
             self.say(f"Deskhand in #help: {RATING_PROMPT} (/rate N)")
+        if outcome.refresh_card and outcome.ok:
+            self.show_card(outcome.ticket_id)
         if outcome.buttons_done and outcome.ok:
             self.say(outcome.buttons_done)
+
+    def deliver_pending(self) -> None:
+        """Show what desk changes recorded for the console (a transfer, a reopen), in order."""
+        outbox = self.app.outbox
+        while items := outbox.due(PLATFORM):  # one thread's next item is due once its head is done
+            for item in items:
+                payload = json.loads(item.payload)
+                if item.kind == OUTCOME_KIND:
+                    self.render(DeskOutcome.from_dict(payload))
+                elif item.kind == CARD_KIND:
+                    self.post_card(int(payload["ticket_id"]))
+                else:
+                    continue  # nothing else is sent on the console (leased, so not seen again)
+                outbox.done(item.id or 0)
 
     def _ticket(self) -> int:
         if not self.ticket_id:
@@ -244,6 +321,8 @@ class ConsoleSession:
             self.staff_say(rest)
         elif head in ("/claim", "/resolve", "/handback"):
             self.staff_action(head[1:])
+        elif head in ("/send", "/ignore"):
+            self.assist(head[1:])
         elif head == "/rate":
             self.rate_command(rest)
         elif head == "/deskhand":
@@ -269,6 +348,8 @@ class ConsoleSession:
                 return
             result = run_command_form(self.app, caller, result.modal.command, values)
         self.show_result(result)
+        if result.deliver_now:
+            self.deliver_pending()
 
     def fill_form(self, spec: Any) -> dict[str, str]:
         """Ask for each field of a form in the terminal (the chat platforms show a modal)."""

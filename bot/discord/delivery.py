@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.desk import ticket_view
+from bot.desk_outcome import OUTCOME_KIND, DeskOutcome
+from bot.desk_service import RATING_PROMPT
 from bot.discord import render, views
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING
 from bot.privacy.erasure import daily_purge
-from bot.tickets import CARD_REFRESH_KIND, NOTICE_KIND
 
 if TYPE_CHECKING:
     from bot.discord.client import DeskhandBot
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
 SEND_ERRORS = (discord.HTTPException, discord.RateLimited)
-RECORDED_KINDS = {"relay_to_member", "relay_to_staff", "escalation_card"}
+RECORDED_KINDS = {"relay_to_member", "relay_to_staff", "escalation_card", OUTCOME_KIND}
 
 
 class NotReady(RuntimeError):
@@ -189,15 +190,8 @@ async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> 
             await staff.tell_member(bot, ticket_id)  # a repaired escalation still owes it
     elif kind == "relay_to_staff":
         await staff.send_to_staff_thread(bot, int(payload["ticket_id"]), payload["text"])
-    elif kind == CARD_REFRESH_KIND:
-        await refresh_card(bot, int(payload["ticket_id"]))
-    elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
-        await post(
-            bot,
-            payload.get("thread") or payload["channel"],
-            payload["text"],
-            mention=payload.get("member_id") or None,
-        )
+    elif kind == OUTCOME_KIND:
+        await deliver_outcome(bot, DeskOutcome.from_dict(payload))
     elif kind == ALERT_KIND:
         channel_id = bot.app.config.discord_escalation_channel
         if not channel_id:
@@ -205,6 +199,40 @@ async def deliver_item(bot: DeskhandBot, kind: str, payload: dict[str, Any]) -> 
         await post(bot, channel_id, payload["text"])
     else:
         await post_payload(bot, payload)
+
+
+async def send_outcome(bot: DeskhandBot, outcome: DeskOutcome) -> None:
+    """Deliver a desk outcome's parts now, each written to the outbox before it is sent."""
+    for part in outcome.parts(PLATFORM):
+        await guarded(
+            bot,
+            part.kind,
+            part.payload,
+            functools.partial(deliver_item, bot, part.kind, part.payload),
+            key=part.thread_key,
+        )
+
+
+async def deliver_outcome(bot: DeskhandBot, outcome: DeskOutcome) -> None:
+    """Post one outcome part: staff notices, the member's posts and rating prompt, the card.
+
+    Only the member is ever pinged, and only in their own thread.
+    """
+    for notice in outcome.staff_notices:
+        for chunk in render.split_message(notice.text):
+            await post(bot, notice.thread or notice.channel, chunk)
+    thread, mention = outcome.member_thread_id, outcome.member_user_id or None
+    for member_post in outcome.to_member:
+        text = member_post.text
+        if member_post.kind == "relay":
+            text = render.staff_relay_text(member_post.staff_name, text)
+        for chunk in render.split_message(text):
+            await post(bot, thread, chunk, mention=mention)
+    if outcome.rating_prompt:
+        spec = {"kind": "rating", "ticket_id": outcome.ticket_id}
+        await post(bot, thread, RATING_PROMPT, view_spec=spec, mention=mention)
+    if outcome.refresh_card:
+        await refresh_card(bot, outcome.ticket_id)
 
 
 async def refresh_card(bot: DeskhandBot, ticket_id: int) -> None:

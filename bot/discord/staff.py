@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.desk import DeskError, ticket_view
-from bot.desk_service import RATING_PROMPT, DeskOutcome
+from bot.desk_service import DeskOutcome
 from bot.discord import render, views
-from bot.discord.delivery import PLATFORM, NotReady, guarded, post_chunks
+from bot.discord.delivery import (
+    PLATFORM,
+    NotReady,
+    deliver_pending,
+    guarded,
+    post_chunks,
+    send_outcome,
+)
 from bot.discord.people import interaction_actor, message_actor
 from bot.escalation import is_staff_channel, member_notice
 from bot.llm import assist
@@ -226,6 +234,8 @@ async def relay_member_to_staff(bot: DeskhandBot, reply: Reply, author_name: str
         lambda: send_to_staff_thread(bot, int(reply.ticket_id or 0), text),
         key=staff_key(int(reply.ticket_id)),
     )
+    if reply.deliver_now:  # a reopen: the member's notice and the card redraw
+        await deliver_pending(bot)
 
 
 def attachment_text(message: discord.Message) -> str:
@@ -254,23 +264,15 @@ async def on_staff_message(bot: DeskhandBot, message: discord.Message, ticket: A
 
 
 async def tell_member_outcome(bot: DeskhandBot, outcome: DeskOutcome) -> None:
-    """Post what a desk outcome has for the member: relays, notices and the rating prompt."""
+    """Deliver what a desk outcome has for everyone: relays, then notices, rating prompt, card."""
     mention = outcome.member_user_id or None
     for post in outcome.to_member:
         if post.kind == "relay":
-            text, kind = render.staff_relay_text(post.staff_name, post.text), "relay_to_member"
-        else:
-            text, kind = post.text, "post"
-        await post_chunks(bot, outcome.member_thread_id, text, mention=mention, kind=kind)
-    if outcome.rating_prompt:
-        await post_chunks(
-            bot,
-            outcome.member_thread_id,
-            RATING_PROMPT,
-            view_spec={"kind": "rating", "ticket_id": outcome.ticket_id},
-            mention=mention,
-            kind="rating_prompt",
-        )
+            text = render.staff_relay_text(post.staff_name, post.text)
+            await post_chunks(
+                bot, outcome.member_thread_id, text, mention=mention, kind="relay_to_member"
+            )
+    await send_outcome(bot, outcome)
 
 
 async def _pressable(bot: DeskhandBot, interaction: discord.Interaction, button: str) -> Any:
@@ -342,8 +344,9 @@ async def staff_action(
         await interaction.edit_original_response(
             embed=render.context_embed(view), view=views.staff_view(ticket_id, view["status"])
         )
+        outcome = replace(outcome, refresh_card=False)  # the pressed message is the card
     except discord.HTTPException:
-        log.warning("could not update the card of ticket %s", ticket_id)
+        log.warning("could not update the card of ticket %s; redrawn from the outbox", ticket_id)
     await tell_member_outcome(bot, outcome)
 
 

@@ -13,14 +13,13 @@ from bot.contracts import IncomingMessage, Member, Reply
 from bot.desk_service import DeskOutcome
 from bot.inbox import Inbox, InboxEvent, InboxWorker, reply_to_dict
 from bot.policy import Actor, CachedGroups
-from bot.slack.delivery import SlackDelivery, api_error
+from bot.slack.delivery import SlackDelivery, api_error, deliver_pending
 from bot.slack.render import (
     ASSIST_ACTIONS,
     MEMBER_ACTIONS,
     STAFF_ACTIONS,
     parse_action_id,
     parse_member_value,
-    render_rating_prompt,
     render_reply,
     render_shadow,
     strip_actions,
@@ -229,6 +228,8 @@ class SlackAdapter(SlackDelivery):
         if reply.route == "relay":
             if reply.ticket_id:
                 self.relay_to_staff(reply.ticket_id, reply.relay_text, msg.member.display_name)
+            if reply.deliver_now:  # a reopen: the member's notice and the card redraw
+                deliver_pending(self.app, self.client, self)
             return
         if reply.shadow:
             channel = self.app.config.slack_escalation_channel
@@ -260,32 +261,22 @@ class SlackAdapter(SlackDelivery):
         thread_ts: str = "",
         message_ts: str = "",
         body: dict | None = None,
-        card: bool = False,
         done_note: str = ":information_source: {text}",
     ) -> None:
-        """Perform a desk outcome on Slack: private note, member posts, rating, card, marks."""
+        """Perform a desk outcome on Slack: the actor's note and marks now, the rest recorded first."""
         if outcome.private_note:
             self.ephemeral(channel, user, escape(outcome.private_note), thread_ts)
         if outcome.staff_mark == "note" and message_ts:
             self.react(channel, message_ts, "lock")
         relayed = False
         for post in outcome.to_member:
-            where = (outcome.member_channel_id, outcome.member_thread_id)
             if post.kind == "relay":
                 shown = safe_mrkdwn(post.text) if post.drafted else escape(post.text)
+                where = (outcome.member_channel_id, outcome.member_thread_id)
                 relayed = self.relay_to_member(*where, shown, post.staff_name)
-            else:
-                self.post_or_park(where[0], escape(post.text), where[1])
         if relayed and outcome.staff_mark == "relayed" and message_ts:
             self.react(channel, message_ts, "outbox_tray")
-        if outcome.rating_prompt:
-            text, blocks = render_rating_prompt(outcome.ticket_id)
-            self.post_or_park(outcome.member_channel_id, text, outcome.member_thread_id, blocks)
-        if outcome.refresh_card:
-            if card:
-                self.refresh_card(outcome.ticket_id, channel, message_ts)
-            else:
-                self.refresh_card(outcome.ticket_id)
+        self.send_outcome(outcome)  # notices, rating prompt, card: the same path as the outbox's
         if outcome.buttons_done and body is not None:
             note = BUTTON_NOTES.get(outcome.buttons_done, done_note)
             self._mark_used(
@@ -371,7 +362,7 @@ class SlackAdapter(SlackDelivery):
         if ticket_id is None:
             return
         outcome = self.app.desk_service.press(self.actor(user, channel), ticket_id, name)
-        self.render_outcome(outcome, user, channel, message_ts=ts, card=True)
+        self.render_outcome(outcome, user, channel, message_ts=ts)
 
     def assist_action(self, body: dict, action: dict, name: str) -> None:
         """Send as is / Ignore on an agent-assist suggestion in the staff thread."""

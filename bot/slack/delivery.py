@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.desk import DeskError
+from bot.desk_outcome import OUTCOME_KIND, DeskOutcome
 from bot.escalation import card_metadata, is_staff_channel, member_notice, ticket_of_metadata
 from bot.llm.assist import suggest_reply
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING, staff_key
@@ -19,12 +20,12 @@ from bot.slack.render import (
     render_assist_suggestion,
     render_escalation_card,
     render_member_relay,
+    render_rating_prompt,
     render_staff_relay,
     render_transcript,
 )
-from bot.slack.text import escape
+from bot.slack.text import escape, safe_mrkdwn
 from bot.slack.workers import KeyedLocks
-from bot.tickets import CARD_REFRESH_KIND, NOTICE_KIND
 
 if TYPE_CHECKING:  # adapters receive the running app
     from bot.app import Deskhand
@@ -363,18 +364,41 @@ class SlackDelivery:
             log.exception("posting the assist draft for ticket %s failed", ticket_id)
             return False
 
-    def refresh_card(self, ticket_id: int, channel: str = "", ts: str = "") -> None:
-        """Redraw a ticket's card (status, owner, buttons) after a desk action."""
+    def update_card(self, ticket_id: int) -> None:
+        """Redraw a ticket's card (status, owner, buttons); raises SlackApiError to retry."""
         view = self.app.desk_service.card_view(ticket_id)
-        channel = channel or view.get("staff_channel_id", "")
-        ts = ts or view.get("staff_thread_id", "")
-        if not (channel and ts):
-            return
-        text, blocks = render_escalation_card(view)
-        try:
+        channel, ts = view.get("staff_channel_id", ""), view.get("staff_thread_id", "")
+        if channel and ts:
+            text, blocks = render_escalation_card(view)
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        except SlackApiError as err:
-            log.warning("updating card of ticket %s failed: %s", ticket_id, api_error(err))
+
+    # ---- desk outcomes -----------------------------------------------------------------------
+    def send_outcome(self, outcome: DeskOutcome) -> None:
+        """Deliver a desk outcome's parts now, each written to the outbox before it is sent."""
+        for part in outcome.parts(PLATFORM):
+            self.send_recorded(
+                part.kind,
+                part.payload,
+                part.thread_key,
+                lambda part=part: self.deliver_item(part.kind, part.payload),  # type: ignore[misc]
+            )
+
+    def deliver_outcome(self, outcome: DeskOutcome) -> None:
+        """Post one outcome part: staff notices, the member's posts and rating prompt, the card."""
+        for notice in outcome.staff_notices:
+            self.post(notice.channel, escape(notice.text), notice.thread)
+        where = (outcome.member_channel_id, outcome.member_thread_id)
+        for post in outcome.to_member:
+            if post.kind == "relay":
+                shown = safe_mrkdwn(post.text) if post.drafted else escape(post.text)
+                self._post_as_staff(*where, shown, post.staff_name)
+            else:
+                self.post(where[0], escape(post.text), where[1])
+        if outcome.rating_prompt:
+            text, blocks = render_rating_prompt(outcome.ticket_id)
+            self.post(where[0], text, where[1], blocks=blocks)
+        if outcome.refresh_card:
+            self.update_card(outcome.ticket_id)
 
     def relay_to_staff(self, ticket_id: int, text: str, member_name: str) -> bool:
         """Forward a member's message to the ticket's staff thread (queued behind the card)."""
@@ -444,10 +468,8 @@ class SlackDelivery:
             if not channel:
                 raise RuntimeError("no staff channel for alerts: set SLACK_ESCALATION_CHANNEL")
             self.post(channel, payload["text"])
-        elif kind == CARD_REFRESH_KIND:
-            self.refresh_card(int(payload["ticket_id"]))
-        elif kind == NOTICE_KIND:  # a desk notice (transfer, retype, reopen), plain text
-            self.post(payload["channel"], escape(payload["text"]), payload.get("thread") or "")
+        elif kind == OUTCOME_KIND:
+            self.deliver_outcome(DeskOutcome.from_dict(payload))
         elif kind == "post":
             self.post(
                 payload["channel"],

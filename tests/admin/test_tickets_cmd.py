@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 from admin_commands import Caller, run_command
 from bot.audit import recent_audit
 from bot.contracts import IncomingMessage, Member
+from bot.desk_outcome import OUTCOME_KIND, DeskOutcome
 from bot.models import AuditEntry, Ticket
-from bot.tickets import NOTICE_KIND, age_text
+from bot.tickets import age_text
 from knowledge.models import utcnow
 from tests.admin.conftest import ADMIN, DISCORD_STAFF, HELP_CHANNEL, MEMBER, STAFF, ask
 
@@ -131,16 +132,17 @@ def test_transfer_moves_the_card_releases_the_owner_and_tells_the_member(app) ->
     assert ticket.status == "open" and ticket.claimed_by == ""
     assert "card_recorded" not in app.escalations.steps(tid)  # the card is posted again
     new = [i for i in pending(app) if i.id not in before_items]
-    kinds = [(i.kind, json.loads(i.payload).get("audience")) for i in new]
-    assert kinds == [(NOTICE_KIND, "staff"), ("escalation_card", None), (NOTICE_KIND, "member")]
-    old_thread, member = json.loads(new[0].payload), json.loads(new[2].payload)
-    assert (old_thread["channel"], old_thread["thread"]) == ("CSTAFF", "111.222")
-    assert "transferred to billing by Sam" in old_thread["text"]
+    assert [i.kind for i in new] == [OUTCOME_KIND, "escalation_card", OUTCOME_KIND]
+    old_thread = DeskOutcome.from_dict(json.loads(new[0].payload))
+    member = DeskOutcome.from_dict(json.loads(new[2].payload))
+    [notice] = old_thread.staff_notices
+    assert (notice.channel, notice.thread) == ("CSTAFF", "111.222") and not old_thread.to_member
+    assert "transferred to billing by Sam" in notice.text
     conv = app.service.conversation(reply.conversation_id)
-    assert (member["channel"], member["thread"]) == (conv.channel_id, conv.thread_id)
-    assert (
-        "billing team" in member["text"] and new[2].thread_key == f"{HELP_CHANNEL}:{conv.thread_id}"
-    )
+    assert (member.member_channel_id, member.member_thread_id) == (conv.channel_id, conv.thread_id)
+    [told] = member.to_member
+    assert told.kind == "transferred" and "billing team" in told.text
+    assert new[2].thread_key == f"{HELP_CHANNEL}:{conv.thread_id}"
     entry = recent_audit(app.engine, 1)[0]
     assert entry.action == "ticket transfer" and entry.target == f"ticket:{tid}"
     assert json.loads(entry.before)["claimed_by"] == "USTAFF"
@@ -214,9 +216,12 @@ def test_resolved_ticket_reopens_when_the_member_writes_again(app) -> None:
             ).all()
         )
     assert count == 1  # the same ticket, not a new unrelated one
-    notice = json.loads(pending(app, NOTICE_KIND)[-1].payload)
-    assert notice["audience"] == "member" and f"reopened your ticket #{tid}" in notice["text"]
-    assert notice["member_id"] == "UREOPEN"
+    notices = [DeskOutcome.from_dict(json.loads(i.payload)) for i in pending(app, OUTCOME_KIND)]
+    [told] = [o for o in notices if o.ticket_id == tid and o.to_member]
+    assert told.to_member[0].kind == "reopened"
+    assert f"reopened your ticket #{tid}" in told.to_member[0].text
+    assert told.member_user_id == "UREOPEN"
+    assert any(o.ticket_id == tid and o.refresh_card for o in notices)  # buttons come back
     # The next message is relayed as usual; the history says what happened.
     follow = say(app, "Here is a screenshot", "UREOPEN", "th-reopen")
     assert follow.route == "relay" and follow.relay_text == "Here is a screenshot"
