@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session, select
 
-from bot.models import Feedback, Message
+from bot.models import AuditEntry, Feedback, Message, Ticket
+from tests.slack.conftest import unique
 
 SAFE_LINK = "help.example/refunds (https://evil.example/login)"
 
@@ -78,3 +81,100 @@ async def test_hand_back_tells_the_member(front) -> None:
     await front.press("handback")
     assert front.app.desk.get(ticket_id).status == "handed_back"
     assert "handed this conversation back" in front.member_texts()[-1]
+
+
+def refusals(app, target: str) -> list[str]:
+    """Who was refused (audited) on a target such as 'button:helpful'."""
+    with Session(app.engine) as session:
+        stmt = select(AuditEntry.actor).where(
+            AuditEntry.action == "refused", AuditEntry.target == target
+        )
+        return list(session.exec(stmt))
+
+
+def feedback_kinds(front) -> list[str]:
+    with Session(front.app.engine) as session:
+        stmt = select(Feedback.kind).where(Feedback.user_id == front.member_id)
+        return list(session.exec(stmt))
+
+
+def assist_used(app, ticket_id: int) -> str:
+    extra = json.loads(app.desk.get(ticket_id).extra or "{}")
+    return str((extra.get("assist") or {}).get("used") or "")
+
+
+async def test_transfer_reposts_the_card_tells_both_threads_and_the_old_one_goes_quiet(
+    front,
+) -> None:
+    ticket_id = await front.escalate()
+    await front.press("claim")
+    old = front.staff_thread()
+    team, target = unique("team-"), front.team_channel()
+    routes = front.app.settings.get("routes") or {}
+    front.app.settings.set("routes", {**routes, team: {front.name: target}})
+    await front.command(f"ticket {ticket_id} transfer {team}")
+
+    ticket = front.app.desk.get(ticket_id)
+    assert (ticket.team, ticket.status, ticket.claimed_by) == (team, "open", "")
+    assert ticket.staff_channel_id == target and ticket.staff_thread_id not in ("", old[1])
+    assert front.cards_in(target) == [ticket_id]  # the card is re-posted at the team's route
+    assert f"transferred to {team}" in front.staff_thread_texts(old)[-1]
+    assert f"passed your question to the {team} team" in front.member_texts()[-1]
+    told = front.member_texts()
+    await front.staff_says("still here in the old thread", where=old)
+    assert front.member_texts() == told  # the old thread stops relaying
+    await front.staff_says("The new team has it now.")
+    assert "The new team has it now." in front.member_texts()[-1]
+
+
+async def test_a_member_writing_after_resolution_reopens_the_same_ticket(front) -> None:
+    ticket_id = await front.escalate()
+    await front.press("claim")
+    await front.press("resolve")
+    assert front.card_redraws()[-1] == set()  # a resolved card has no desk buttons
+    redraws = len(front.card_redraws())
+    await front.member_says("It broke again this morning")
+
+    ticket = front.app.desk.get(ticket_id)
+    assert (ticket.status, ticket.claimed_by) == ("claimed", front.staff_id)  # back to its owner
+    with Session(front.app.engine) as session:
+        same = session.exec(select(Ticket).where(Ticket.conversation_id == ticket.conversation_id))
+        assert len(same.all()) == 1  # the same ticket, not a new one
+    assert f"reopened your ticket #{ticket_id}" in front.member_texts()[-1]
+    relayed = front.staff_thread_texts(front.staff_thread())
+    assert any(f"(reopened ticket #{ticket_id}) It broke again" in t for t in relayed)
+    assert len(front.card_redraws()) > redraws
+    assert {"resolve", "handback"} <= front.card_redraws()[-1]  # the card is redrawn
+
+
+async def test_member_buttons_belong_to_the_member_who_asked(front) -> None:
+    await front.ask("How do I reset my password?")
+    refused_before = len(refusals(front.app, "button:helpful"))
+    await front.member_press("helpful", member=False)
+    assert len(refusals(front.app, "button:helpful")) == refused_before + 1  # audited
+    assert feedback_kinds(front) == []
+    await front.member_press("helpful")
+    assert feedback_kinds(front) == ["helpful"]
+
+
+async def test_a_drafted_reply_is_sent_once(front) -> None:
+    ticket_id = await front.escalate()
+    before = front.member_texts()
+    await front.assist("send", staff=False)
+    assert front.member_texts() == before and assist_used(front.app, ticket_id) == ""
+    await front.assist("send")
+    assert len(front.member_texts()) == len(before) + 1
+    assert assist_used(front.app, ticket_id) == "sent"
+    sent = front.member_texts()
+    await front.assist("send")
+    await front.assist("ignore")
+    assert front.member_texts() == sent and assist_used(front.app, ticket_id) == "sent"
+
+
+async def test_a_drafted_reply_is_ignored_once(front) -> None:
+    ticket_id = await front.escalate()
+    before = front.member_texts()
+    await front.assist("ignore")
+    assert assist_used(front.app, ticket_id) == "ignored"
+    await front.assist("send")
+    assert front.member_texts() == before and assist_used(front.app, ticket_id) == "ignored"
