@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -211,11 +212,13 @@ class DiscordFront:
         await self.h.settle(self.bot)
 
     async def assist(self, choice: str, staff: bool = True) -> None:
-        thread = self.h.fake.posts_to(self.card_id)
-        draft = next(p for p in thread if "Suggested reply (not sent yet)" in (p.content or ""))
+        if not hasattr(self, "draft"):  # as first shown: a second press races the first
+            thread = self.h.fake.posts_to(self.card_id)
+            found = next(p for p in thread if "Suggested reply (not sent yet)" in (p.content or ""))
+            self.draft = copy.deepcopy(found.response)
         who, roles = (self.kim, self.staff_roles) if staff else (self.rando, None)
         custom_id = f"deskhand:assist_{choice}:{self.ticket_id}"
-        self.h.press(self.bot, draft.response, custom_id, who, roles=roles)
+        self.h.press(self.bot, self.draft, custom_id, who, roles=roles)
         await self.h.settle(self.bot)
 
     async def rate(self, rating: int, member: bool = True) -> None:
