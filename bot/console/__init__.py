@@ -120,10 +120,10 @@ class ConsoleSession:
     def action(self, action: str, value: str = "", as_visitor: bool = False) -> Reply:
         """Press a member button; they belong to the member who asked (`as_visitor`: someone else)."""
         who = self.visitor if as_visitor else self.user
-        verdict = self.app.policy.may_press(self.actor(who, False), action, self.user.user_id)
-        if not verdict:
-            self.say(verdict.reason, "red")
-            return Reply(route="notice", text=verdict.reason)
+        check = self.app.service.threads.may_press(self.actor(who, False), action, key=self.key)
+        if check.refusal:
+            self.say(check.refusal, "red")
+            return Reply(route="notice", text=check.refusal)
         reply = self.app.service.handle_action(self.key, action, value, who, "console")
         self.show(reply)
         return reply
