@@ -168,7 +168,7 @@ class OutboxItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str
-    kind: str  # escalation_card | relay_to_member | relay_to_staff | post | alert
+    kind: str  # escalation_card | relay_to_member | relay_to_staff | desk_outcome | post | alert
     payload: str  # JSON
     status: str = Field(default="pending", index=True)  # pending | done | dead | dropped
     thread_key: str = Field(default="", index=True)  # items of one thread go out in id order
