@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from graph.interfaces import Classification
+from graph.logistic import fit_logistic, stratified_folds
+from graph.tfidf import WordTfidf
 from knowledge.contracts import Embedder
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -39,7 +41,7 @@ _EPS = 1e-6
 
 @dataclass
 class _Linear:
-    """A multinomial linear model as plain arrays, so inference skips sklearn's per-call overhead."""
+    """A multinomial linear model as plain arrays: a matrix product and a softmax per call."""
 
     weight_t: np.ndarray  # (n_features, n_classes), C-contiguous: sparse @ it stays sub-millisecond
     bias: np.ndarray
@@ -54,16 +56,7 @@ class _Linear:
 
 def _fit_linear(features: Any, y: np.ndarray, n_classes: int, c: float) -> _Linear:
     """Fit an L2 logistic regression and return its weights in the multinomial layout."""
-    from sklearn.linear_model import LogisticRegression
-
-    weight = np.zeros((n_classes, features.shape[1]), np.float32)
-    bias = np.zeros(n_classes, np.float32)
-    if n_classes >= 2:
-        model = LogisticRegression(C=c, max_iter=3000).fit(features, y)
-        if n_classes == 2:  # sklearn keeps one row for binary: softmax([0, z]) == sigmoid(z)
-            weight[1], bias[1] = model.coef_[0], model.intercept_[0]
-        else:
-            weight[model.classes_], bias[model.classes_] = model.coef_, model.intercept_
+    weight, bias = fit_logistic(features, y, n_classes, c)
     return _Linear(np.ascontiguousarray(weight.T), bias)
 
 
@@ -152,11 +145,9 @@ class EmbeddingClassifier:
 
     def _fit_models(self, texts: list[str], vectors: np.ndarray, y: np.ndarray) -> None:
         """Fit both regressions and keep the in-scope training vectors for nearest-example cosine."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         n = len(self.labels)
         self._embed_model = _fit_linear(vectors, y, n, self.c_embed)
-        self._tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+        self._tfidf = WordTfidf()
         self._text_model = _fit_linear(self._tfidf.fit_transform(texts), y, n, self.c_text)
         self._in_scope_mask = np.array([lab not in self.out_of_scope_labels for lab in self.labels])
         keep = self._in_scope_mask[y]
@@ -183,13 +174,10 @@ class EmbeddingClassifier:
         self, texts: list[str], vectors: np.ndarray, y: np.ndarray, folds: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Score every training example with a model that never saw it (score, right, OOS won)."""
-        from sklearn.model_selection import StratifiedKFold
-
         scores = np.zeros(len(y))
         correct = np.zeros(len(y), bool)
         oos_wins = np.zeros(len(y), bool)
-        split = StratifiedKFold(folds, shuffle=True, random_state=self.seed).split(vectors, y)
-        for train_idx, test_idx in split:
+        for train_idx, test_idx in stratified_folds(y, folds, self.seed):
             fold = self._clone()
             fold.labels, fold.out_of_scope_labels = self.labels, self.out_of_scope_labels
             fold._fit_models([texts[i] for i in train_idx], vectors[train_idx], y[train_idx])
@@ -331,8 +319,6 @@ class EmbeddingClassifier:
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder | None = None) -> EmbeddingClassifier:
         """Rebuild a classifier saved by save(); the embedder is supplied, never stored."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta["version"] != FORMAT_VERSION:
@@ -352,13 +338,7 @@ class EmbeddingClassifier:
             self.cv_report = meta["cv_report"]
             self._embed_model = _Linear(data["embed_w"], data["embed_b"])
             self._text_model = _Linear(data["text_w"], data["text_b"])
-            self._tfidf = TfidfVectorizer(
-                ngram_range=(1, 2),
-                sublinear_tf=True,
-                dtype=np.float32,
-                vocabulary=meta["vocabulary"],
-            )
-            self._tfidf.idf_ = data["idf"]
+            self._tfidf = WordTfidf(meta["vocabulary"], data["idf"])
             self._train_vectors = data["train_vectors"]
             self._train_y = data["train_y"]
         self._in_scope_mask = np.array([lab not in self.out_of_scope_labels for lab in self.labels])
@@ -379,12 +359,10 @@ class _Raw:
 
 def _fit_platt(scores: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
     """Fit sigmoid(a * logit(score) + b) to correctness; identity if it cannot be fitted."""
-    from sklearn.linear_model import LogisticRegression
-
     if correct.all() or not correct.any():
         return (1.0, 0.0)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(_logit(scores)[:, None], correct)
-    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
+    weight, bias = fit_logistic(_logit(scores)[:, None], correct.astype(int), 2, 1.0, max_iter=1000)
+    slope, intercept = float(weight[1, 0]), float(bias[1])
     return (slope, intercept) if slope > 0 else (1.0, 0.0)
 
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from scipy import sparse
 
 K1 = 1.2
 B = 0.75
@@ -42,7 +41,7 @@ def analyse(text: str) -> list[str]:
 
 
 class Bm25:
-    """A document-term matrix of precomputed BM25 weights; a query is a sum of its terms' columns."""
+    """Per-term postings of precomputed BM25 weights; a query sums its terms' postings per document."""
 
     def __init__(self, analysed: Sequence[Sequence[str]]) -> None:
         self.n_docs = len(analysed)
@@ -66,16 +65,20 @@ class Bm25:
         avg = float(lengths.mean()) if self.n_docs else 1.0
         norm = K1 * (1 - B + B * lengths[row_ix] / (avg or 1.0))
         weights = idf[col_ix] * tf * (K1 + 1) / (tf + norm)
-        self._matrix = sparse.csc_matrix(
-            (weights, (row_ix, col_ix)), shape=(self.n_docs, max(len(vocab), 1))
-        )
+        order = np.argsort(col_ix, kind="stable")  # column-major: a term's postings are one slice
+        self._rows = row_ix[order]
+        self._weights = weights[order].astype(np.float32)
+        self._starts = np.r_[0, np.cumsum(df)].astype(np.int64)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(document row, BM25 score) of the k best documents with any query term, best first."""
         terms = [self.vocab[t] for t in analyse(query) if t in self.vocab]
         if not terms or k <= 0:
             return []
-        scores = np.asarray(self._matrix[:, terms].sum(axis=1)).ravel()
+        postings = np.concatenate([np.arange(self._starts[t], self._starts[t + 1]) for t in terms])
+        scores = np.bincount(
+            self._rows[postings], weights=self._weights[postings], minlength=self.n_docs
+        )
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]

@@ -99,17 +99,27 @@ def cluster_vectors(vectors: np.ndarray, threshold: float = CLUSTER_SIMILARITY) 
     Average linkage does not depend on the order questions arrived in, and MiniLM paraphrases
     sit around 0.4-0.8 cosine (unrelated questions near 0.1), so 0.35 groups rephrasings.
     """
-    n = len(vectors)
-    if n == 1:
-        return [[0]]
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    tree = linkage(vectors, method="average", metric="cosine")
-    labels = fcluster(tree, t=1.0 - threshold, criterion="distance")
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i, label in enumerate(labels):
-        groups[int(label)].append(i)
-    return sorted(groups.values(), key=lambda g: g[0])
+    groups = [[i] for i in range(len(vectors))]
+    if len(groups) <= 1:
+        return groups
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    distance = 1.0 - np.clip(unit @ unit.T, -1.0, 1.0)  # cosine distance
+    np.fill_diagonal(distance, np.inf)
+    sizes = np.ones(len(groups))
+    limit = 1.0 - threshold
+    while True:
+        i, j = np.unravel_index(int(np.argmin(distance)), distance.shape)
+        if distance[i, j] > limit:
+            break
+        i, j = min(i, j), max(i, j)
+        merged = (sizes[i] * distance[i] + sizes[j] * distance[j]) / (sizes[i] + sizes[j])
+        distance[i], distance[:, i] = merged, merged  # average linkage (Lance-Williams)
+        distance[i, i] = np.inf
+        distance[j], distance[:, j] = np.inf, np.inf
+        sizes[i] += sizes[j]
+        groups[i] += groups[j]
+        groups[j] = []
+    return sorted((sorted(g) for g in groups if g), key=lambda g: g[0])
 
 
 def _clusters(kb: Any, embedder: Any, facts: list[ConvFacts]) -> list[Cluster]:
