@@ -1,5 +1,6 @@
 """Self-calibration at import: a domain model from the team's own articles, thresholds picked
-for a target wrong-answer rate with no labelled data (see graph.domain for how)."""
+for a target wrong-answer rate with no labelled data (see graph.domain for how), and the query
+adapter (knowledge.adapter) fitted to the same synthesised phrasings."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from graph.domain import DomainModel, calibrate, load_background
+from graph.domain import DomainModel, calibrate, load_background, match_answer_share
 from graph.nodes.common import hit_to_dict
 from graph.routing import confidence_of
+from knowledge.adapter import fit_adapter
 from knowledge.models import Article, utcnow
 from knowledge.synth import article_phrasings
 
@@ -27,6 +29,9 @@ TARGET_WRONG = 0.02
 # train/val help center) the real wrong rate overshot the expected one by 0.3-0.9 points, so
 # thresholds are planned for this share of the target.
 PLANNING_SHARE = 0.75
+# the adapter's threshold matches the plain search's answered share on probes searched with a
+# map fitted without their own phrasing (a map fitted on them makes them look too easy)
+ADAPTER_FOLDS = 5
 OPENING_CHARS = 500  # of each article's body, embedded to spot near-duplicate articles
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,20 @@ class DomainBuilder:
         self._vectors: dict[str, np.ndarray] = {}
         self._background = load_background()
         self._bg: np.ndarray | None = None
+        self.phrasing_vectors: np.ndarray | None = None
+        self.centroids: dict[int, np.ndarray] = {}
+
+    def adapter(self, sources: list[int], skip_fold: int | None = None) -> np.ndarray | None:
+        """The query map fitted to the phrasings of the last build (without one fold, if given)."""
+        vectors, centroids = self.phrasing_vectors, self.centroids
+        keep = [
+            i
+            for i, source in enumerate(sources)
+            if source in centroids and (skip_fold is None or i % ADAPTER_FOLDS != skip_fold)
+        ]
+        if vectors is None or not keep:
+            return None
+        return fit_adapter(vectors[keep], np.stack([centroids[sources[i]] for i in keep]))
 
     def build(self) -> tuple[DomainModel, list[int]]:
         """The model for the current articles, and the article id behind each phrasing."""
@@ -66,6 +85,10 @@ class DomainBuilder:
         if self._bg is None:
             self._bg = self.app.embedder.embed(self._background)
         vectors = np.stack([self._vectors[t] for t in phrasings]) if phrasings else None
+        self.phrasing_vectors = vectors
+        self.centroids = self.app.index.article_centroids() if few and phrasings else {}
+        # installed for every search from now on (calibration's included): a plain attribute swap
+        self.app.kb.retriever.adapter = self.adapter(sources)
         model = DomainModel(
             self.app.embedder,
             phrasings,
@@ -99,9 +122,34 @@ def self_calibrate(
             return confidence_of([hit_to_dict(h) for h in hits], th)
 
         planned = round(target_wrong * PLANNING_SHARE, 4)
-        cal = calibrate(model, sources, lambda text: app.kb.search(text, k=5), confidence, planned)
+        retriever = app.kb.retriever
+        adapter = retriever.adapter
+        plain = np.eye(app.embedder.dim, dtype=np.float32)
+        cal = calibrate(
+            model,
+            sources,
+            lambda text: retriever.search(text, k=5, adapter=plain),
+            confidence,
+            planned,
+        )
+        adapted = None
+        if adapter is not None:
+            folds = [app.domain_builder.adapter(sources, f) for f in range(ADAPTER_FOLDS)]
+
+            def probe_search(i: int, text: str) -> list:
+                return retriever.search(text, k=5, adapter=folds[i % ADAPTER_FOLDS])
+
+            adapted = match_answer_share(
+                model,
+                cal,
+                lambda text: retriever.search(text, k=5, adapter=adapter),
+                confidence,
+                probe_search,
+            )
         result = {
             **cal.as_dict(),
+            # the threshold the plain search would need, shown beside the adapter's
+            **({"answer": adapted, "answer_without_adapter": cal.answer} if adapted else {}),
             "target_wrong_rate": target_wrong,
             "planned_wrong_rate": planned,
             "articles": count,

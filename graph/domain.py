@@ -186,8 +186,54 @@ def calibrate(
         expected_in_scope_declined=round(float(np.mean(model.in_domain_self_scores() < margin)), 4),
         target_wrong_rate=target_wrong,
         probes=len(probes),
-        details={"met_target": met},
+        details={
+            "met_target": met,
+            "probes": probes,
+            "probe_sources": order,  # index of the phrasing each probe paraphrases
+            "in_pass": in_pass,
+            "off_pass": off_pass,
+            "in_conf": in_conf,
+            "off_conf": off_conf,
+        },
     )
+
+
+def match_answer_share(
+    model: DomainModel,
+    cal: Calibration,
+    search: Search,
+    confidence: Confidence,
+    probe_search: Callable[[int, str], list[Hit]],
+) -> float:
+    """The answer threshold under another search (e.g. through the query adapter) that answers
+    no larger a share of the calibration's stand-in messages than `cal.answer` did.
+
+    The adapter raises every score, so thresholds from the plain search do not carry over, and
+    its own phrasings cannot estimate its errors (it was fitted on them). At an equal answered
+    share it ranked better on both dev sets, so the wrong rate is expected to be no higher.
+    `probe_search(i, text)` searches a paraphrase of phrasing i with a map fitted without it.
+    """
+    d = cal.details
+    in_pass, off_pass = d["in_pass"], d["off_pass"]
+
+    def share(in_conf: np.ndarray, off_conf: np.ndarray, threshold: float) -> float:
+        off = float(np.mean(off_pass & (off_conf >= threshold)))
+        return OFF_TOPIC_SHARE * off + (1 - OFF_TOPIC_SHARE) * float(
+            np.mean(in_pass & (in_conf >= threshold))
+        )
+
+    wanted = share(d["in_conf"], d["off_conf"], cal.answer)
+    in_conf = np.array(
+        [
+            _answerable(model, probe_search(i, t), confidence)
+            for i, t in zip(d["probe_sources"], d["probes"], strict=True)
+        ]
+    )
+    off_conf = np.array([_answerable(model, search(t), confidence) for t in model.background])
+    for candidate in ANSWERS:
+        if share(in_conf, off_conf, float(candidate)) <= wanted:
+            return round(float(candidate), 2)
+    return round(float(ANSWERS[-1]), 2)
 
 
 def pick_margin(off_scores: np.ndarray, in_scores: np.ndarray) -> float:

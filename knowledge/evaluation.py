@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,22 @@ def load_queries(path: Path, limit: int | None = None) -> list[tuple[str, set[st
 
 
 def evaluate_faq(
-    kb: KnowledgeBase, faq_path: Path, queries_path: Path, limit: int | None = None, k: int = 10
+    kb: KnowledgeBase,
+    faq_path: Path,
+    queries_path: Path,
+    limit: int | None = None,
+    k: int = 10,
+    ready: Callable[[], None] | None = None,
 ) -> RetrievalReport:
-    """Import the FAQ into `kb` (idempotent) and score its search against labelled queries."""
+    """Import the FAQ into `kb` (idempotent) and score its search against labelled queries.
+
+    `ready` runs after the import (the app's calibration, which fits the query adapter).
+    """
     report = import_path(kb, faq_path)
     if report.errors:
         raise ValueError("; ".join(report.errors))
+    if ready is not None:
+        ready()
     source = str(Path(faq_path).resolve())
     ext_of = {a.id: a.external_id for a in kb.list() if a.source == source}
     queries = load_queries(Path(queries_path), limit)

@@ -312,6 +312,18 @@ class LanceIndex:
             out[aid] = (title_vec, body)
         return out
 
+    def article_centroids(self) -> dict[int, np.ndarray]:
+        """Unit mean of each article's chunk vectors (title and body), for the query adapter."""
+        table = self._open()
+        if table is None:
+            return {}
+        data = table.to_arrow().select(["article_id", "vector"]).to_pydict()
+        sums: dict[int, np.ndarray] = {}
+        for aid, vec in zip(data["article_id"], data["vector"], strict=True):
+            arr = np.asarray(vec, dtype=np.float32)
+            sums[aid] = sums[aid] + arr if aid in sums else arr
+        return {aid: total / (float(np.linalg.norm(total)) or 1.0) for aid, total in sums.items()}
+
     def _snapshot(self, table: Any) -> _Snapshot | None:
         """The cached copy of the current table version (None when the table is too big)."""
         version = table.version

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from knowledge.adapter import adapt
 from knowledge.chunking import is_title_chunk
 from knowledge.contracts import Embedder, Hit
 
@@ -71,17 +72,30 @@ class HybridRetriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
+        self.adapter: np.ndarray | None = None  # knowledge.adapter map fitted to this KB, if any
 
     def embed(self, text: str) -> np.ndarray:
         """Embed a query once (long input is truncated; the model reads ~256 tokens anyway)."""
         return np.asarray(self.embedder.embed([text[:MAX_QUERY_CHARS]])[0])
 
-    def search(self, text: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
-        """Top-k articles for `text`, best first; `score` = cosine blend + lexical boost, in [0, 1]."""
+    def search(
+        self,
+        text: str,
+        k: int = 5,
+        vector: np.ndarray | None = None,
+        adapter: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Top-k articles for `text`, best first; `score` = cosine blend + lexical boost, in [0, 1].
+
+        `vector` is the plain embedding of `text` when the caller has it; it goes through
+        `adapter` (default: the map installed for this KB) before the vector search.
+        """
         text = text if isinstance(text, str) else str(text)
         if k <= 0 or (not text.strip() and vector is None):
             return []
         vec = self.embed(text) if vector is None else vector
+        mapping = self.adapter if adapter is None else adapter
+        vec = vec if mapping is None else adapt(vec, mapping)
         pool = max(self.weights.pool, 8 * k)
         aggs = self._aggregate(
             self.index.search_vector(vec, pool), self.index.search_text(text, pool), text

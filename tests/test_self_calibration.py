@@ -136,3 +136,24 @@ def test_near_duplicate_articles_are_offered_not_guessed(tmp_path, embedder) -> 
         "Damaged parcel refunds",
     }
     app.engine.dispose()
+
+
+def test_calibration_fits_a_query_adapter_for_this_help_center(tmp_path, embedder) -> None:
+    """The KB's own phrasings fit a query map; searches use it, and only what it was fitted on."""
+    import numpy as np
+
+    from knowledge.ingest import import_path
+
+    app = make_app(tmp_path / "home", embedder, sample=False)
+    assert app.kb.retriever.adapter is None
+    import_path(app.kb, write_kb(tmp_path / "kb"))
+    app.calibration_job.wait()
+    adapter = app.kb.retriever.adapter
+    assert adapter is not None and adapter.shape == (embedder.dim, embedder.dim)
+    assert not np.allclose(adapter, np.eye(embedder.dim), atol=1e-3)
+    # a held-out fold's map differs from the full one: calibration probes are not fitted on
+    held_out = app.domain_builder.adapter(app.domain_builder.build()[1], skip_fold=0)
+    assert held_out is not None and not np.allclose(held_out, adapter)
+    hits = app.kb.search("my parcel arrived damaged, can I get a refund?", k=3)
+    assert hits[0].title == "Refunds for damaged parcels"
+    app.engine.dispose()

@@ -169,7 +169,11 @@ def eval_retrieval(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as home:
         app = Deskhand(Config(home=home))
         rep = evaluate_faq(
-            app.kb, _default(args.faq, "covidfaq", "faq.jsonl"), queries, limit=args.limit
+            app.kb,
+            _default(args.faq, "covidfaq", "faq.jsonl"),
+            queries,
+            limit=args.limit,
+            ready=app.calibration_job.wait,
         )
     data = rep.as_dict()
     result = {
