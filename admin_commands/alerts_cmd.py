@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, channel_id
 from admin_commands.registry import Context, command
+from bot.charts_extra import with_chart_note
 from bot.models import AlertEvent
 from bot.monitoring.alerts import alert_settings, pending_messages, run_checks
 from bot.monitoring.charts import render_lines
@@ -41,6 +42,7 @@ def alert_posts(app: Deskhand, platform: str) -> list[tuple[int, str, CommandRes
     """(alert id, channel, result) for every alert this platform still has to post."""
     posts = []
     for msg in pending_messages(app, platform):
+        png = render_lines(msg.chart) if msg.chart else None
         posts.append(
             (
                 msg.event_id,
@@ -48,9 +50,9 @@ def alert_posts(app: Deskhand, platform: str) -> list[tuple[int, str, CommandRes
                 CommandResult(
                     ok=True,
                     title=msg.title,
-                    text=msg.text,
+                    text=with_chart_note(msg.text, png) if msg.chart else msg.text,
                     fields=msg.fields,
-                    image_png=render_lines(msg.chart) if msg.chart else None,
+                    image_png=png,
                     image_name=f"deskhand-alert-{msg.event_id}.png" if msg.chart else "",
                     ephemeral=False,
                 ),
@@ -215,9 +217,11 @@ def alerts_check(ctx: Context, args: list[str]) -> CommandResult:
     fired = run_checks(ctx.app)
     if not fired:
         return ctx.ok("No new alerts", "Every detector ran; nothing new beyond the cooldown.")
+    png = render_lines(fired[0].chart) if fired[0].chart else None
+    text = "\n".join(f"- {a.title}: {a.text}" for a in fired)
     return ctx.ok(
         f"{len(fired)} new alert(s)",
-        "\n".join(f"- {a.title}: {a.text}" for a in fired),
-        image_png=render_lines(fired[0].chart) if fired[0].chart else None,
+        with_chart_note(text, png) if fired[0].chart else text,
+        image_png=png,
         image_name="deskhand-alert.png",
     )

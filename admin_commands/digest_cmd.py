@@ -7,6 +7,7 @@ from typing import Any
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, channel_id
 from admin_commands.registry import Context, command
+from bot.charts_extra import with_chart_note
 from bot.monitoring.charts import render_bars
 from bot.monitoring.digest import digest_settings, record_digest, weekly_digest
 
@@ -30,12 +31,13 @@ def digest_command(ctx: Context, args: list[str]) -> CommandResult:
     if args == ["post"]:
         record_digest(ctx.app, digest)
         return ctx.ok("Digest queued", "It is posted to the digest channel within a minute.")
+    png = render_bars(digest.chart)
     return ctx.ok(
         digest.title,
-        digest.text(),
+        with_chart_note(digest.text(), png),
         fields=digest.fields(),
         table=digest.table,
-        image_png=render_bars(digest.chart),
+        image_png=png,
         image_name="deskhand-digest.png",
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError
 from admin_commands.registry import Context, command
+from bot.charts_extra import with_chart_note
 from bot.improve.review import cause_counts
 from bot.monitoring.charts import render_lines, trend_data
 from bot.monitoring.periods import parse_period
@@ -150,9 +151,12 @@ def stats_command(ctx: Context, args: list[str]) -> CommandResult:
     note = f" {shadow} decision(s) were in shadow mode (not posted)." if shadow else ""
     return ctx.ok(
         f"Stats, last {days} days" + (f" by {by}" if by else ""),
-        f"{q} conversation(s) with a bot decision, {stats['tickets']} escalation ticket(s)."
-        f"{note} *Confirmed* = member said helpful/rated or staff resolved; *assumed* = answered "
-        "with no follow-up.",
+        with_chart_note(
+            f"{q} conversation(s) with a bot decision, {stats['tickets']} escalation ticket(s)."
+            f"{note} *Confirmed* = member said helpful/rated or staff resolved; *assumed* = "
+            "answered with no follow-up.",
+            png,
+        ),
         fields=fields,
         table=table,
         image_png=png,
@@ -183,18 +187,22 @@ def trend_command(ctx: Context, req: StatsRequest) -> CommandResult:
     chart = trend_data(data, req.figure, title)
     card = data["scorecard"]
     rates = (req.figure or "_rate").endswith("_rate")
+    png = render_lines(chart)
     table = [["Period", "Conversations", *chart["series"]]]
     for i, start in enumerate(chart["labels"]):
         values = [_fmt(chart["series"][name][i], rates) for name in chart["series"]]
         table.append([start, str(chart["conversations"][i]), *values])
     return ctx.ok(
         title,
-        f"{card['conversations']} conversation(s) started {since:%Y-%m-%d} → {until:%Y-%m-%d}; "
-        f"resolution {_fmt(card['resolution_rate'])} (confirmed {_fmt(card['confirmed_rate'])}, "
-        f"assumed {_fmt(card['assumed_rate'])}), escalation {_fmt(card['escalation_rate'])}. "
-        "Definitions: docs/metrics.md.",
+        with_chart_note(
+            f"{card['conversations']} conversation(s) started {since:%Y-%m-%d} → {until:%Y-%m-%d}; "
+            f"resolution {_fmt(card['resolution_rate'])} (confirmed {_fmt(card['confirmed_rate'])}, "
+            f"assumed {_fmt(card['assumed_rate'])}), escalation {_fmt(card['escalation_rate'])}. "
+            "Definitions: docs/metrics.md.",
+            png,
+        ),
         table=table,
-        image_png=render_lines(chart),
+        image_png=png,
         image_name=f"deskhand-trend-{req.series}.png",
     )
 

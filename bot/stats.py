@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.charts_extra import figure_class
 from bot.models import Conversation, Decision, Feedback, Ticket
 from knowledge.models import utcnow
 
@@ -237,15 +238,13 @@ def chart_data(stats: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "bars", "labels": labels, "series": {"count": values}}
 
 
-def render_chart(stats: dict[str, Any]) -> bytes:
-    """A PNG of the chart data (matplotlib, Agg backend, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
+def render_chart(stats: dict[str, Any]) -> bytes | None:
+    """A PNG of the chart data (matplotlib's Agg canvas); None without the charts extra."""
+    figure = figure_class()
+    if figure is None:
+        return None
     data = stats["chart"]
-    fig = Figure(figsize=(7, 3.6), dpi=100)
+    fig = figure(figsize=(7, 3.6), dpi=100)
     ax = fig.add_subplot()
     colours = {
         "answered": "#2e7d32",
@@ -282,8 +281,8 @@ def render_chart(stats: dict[str, Any]) -> bytes:
 
 def stats_report(
     engine: Engine, days: int = 7, by: str | None = None, now: datetime | None = None
-) -> tuple[dict[str, Any], bytes]:
-    """The numbers and their chart, together."""
+) -> tuple[dict[str, Any], bytes | None]:
+    """The numbers and their chart (None without matplotlib), together."""
     stats = compute_stats(engine, days=days, by=by, now=now)
     return stats, render_chart(stats)
 

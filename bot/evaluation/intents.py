@@ -299,10 +299,14 @@ def learning_curve(
 
 def plot_sweep(report: dict[str, Any], path: str | Path) -> None:
     """Save the accuracy-vs-recall trade-off curve, marking the chosen threshold."""
-    import matplotlib
+    from bot.evaluation.report import _pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
+    if plt is None:
+        from bot.charts_extra import NO_CHARTS
+
+        print(NO_CHARTS, file=sys.stderr)
+        return
 
     sweep = report["sweep"]
     fig, ax = plt.subplots(figsize=(6, 4))

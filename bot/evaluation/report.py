@@ -1,4 +1,4 @@
-"""Markdown reports with PNG plots, so people can look instead of read."""
+"""Markdown reports with PNG plots, so people can look instead of read (plots need the charts extra)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from bot.charts_extra import NO_CHARTS
 
 
-def precision_coverage_png(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+def _pyplot() -> Any | None:
+    """matplotlib.pyplot on the Agg backend, imported on first use; None without the extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def precision_coverage_png(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
     """Precision of answers against coverage as the answer threshold moves."""
+    plt = _pyplot()
+    if plt is None:
+        return None
     best: dict[float, dict[str, Any]] = {}
     for row in rows:  # one point per answer threshold, clarify held at min(answer, 0.45)
         target = min(row["answer"], 0.45)
@@ -40,8 +52,11 @@ def precision_coverage_png(rows: list[dict[str, Any]], path: Path, title: str) -
     return path
 
 
-def histogram_png(values: list[float], path: Path, title: str, xlabel: str = "ms") -> Path:
+def histogram_png(values: list[float], path: Path, title: str, xlabel: str = "ms") -> Path | None:
     """A latency histogram."""
+    plt = _pyplot()
+    if plt is None:
+        return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(values, bins=40)
     ax.set_xlabel(xlabel)
@@ -55,8 +70,11 @@ def histogram_png(values: list[float], path: Path, title: str, xlabel: str = "ms
 
 def curve_png(
     xs: list[float], series: dict[str, list[float]], path: Path, title: str, xlabel: str
-) -> Path:
+) -> Path | None:
     """Several y-series over one x-axis (learning curves, threshold sweeps)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
@@ -70,8 +88,11 @@ def curve_png(
     return path
 
 
-def bar_png(labels: list[str], values: list[float], path: Path, title: str) -> Path:
+def bar_png(labels: list[str], values: list[float], path: Path, title: str) -> Path | None:
     """Horizontal bars (worst intents, confusion summary)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
     fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(labels))))
     ax.barh(labels[::-1], values[::-1])
     ax.set_title(title)
@@ -82,9 +103,13 @@ def bar_png(labels: list[str], values: list[float], path: Path, title: str) -> P
 
 
 def write_report(
-    out_dir: Path, name: str, summary: dict[str, Any], images: dict[str, Path], notes: str = ""
+    out_dir: Path,
+    name: str,
+    summary: dict[str, Any],
+    images: dict[str, Path | None],
+    notes: str = "",
 ) -> Path:
-    """Write NAME.md with the summary table and embedded plots; return its path."""
+    """Write NAME.md with the summary table and embedded plots (one line if none could be drawn)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"# Deskhand evaluation: {name}", ""]
     if notes:
@@ -94,8 +119,11 @@ def write_report(
         if not isinstance(value, list | dict):
             lines.append(f"| {key} | {value} |")
     lines.append("")
+    if any(image is None for image in images.values()):
+        lines += [NO_CHARTS, ""]
     for caption, image in images.items():
-        lines += [f"## {caption}", "", f"![{caption}]({image.name})", ""]
+        if image is not None:
+            lines += [f"## {caption}", "", f"![{caption}]({image.name})", ""]
     path = out_dir / f"{name}.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     (out_dir / f"{name}.json").write_text(

@@ -95,7 +95,7 @@ def eval_intents(args: argparse.Namespace, progress: Callable, out_dir: Path) ->
         threshold=args.threshold,
         cache_path=args.cache,
     )
-    images: dict[str, Path] = {}
+    images: dict[str, Path | None] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     sweep = result.get("sweep") or []
     if sweep:

@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+from bot.charts_extra import figure_class
 from bot.monitoring.scorecard import TREND_FIGURES
 
 MAX_LINES = 6
@@ -38,11 +39,12 @@ def trend_data(
     }
 
 
-def render_lines(data: dict[str, Any]) -> bytes:
-    """A line chart PNG (matplotlib Agg); gaps where a period had no data (None)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 3.8), dpi=100)
+def render_lines(data: dict[str, Any]) -> bytes | None:
+    """A line chart PNG (matplotlib Agg); gaps where a period had no data; None without matplotlib."""
+    figure = figure_class()
+    if figure is None:
+        return None
+    fig = figure(figsize=(7.5, 3.8), dpi=100)
     ax = fig.add_subplot()
     x = list(range(len(data["labels"])))
     for name, values in data["series"].items():
@@ -58,11 +60,12 @@ def render_lines(data: dict[str, Any]) -> bytes:
     return _png(fig, data)
 
 
-def render_bars(data: dict[str, Any]) -> bytes:
-    """A bar chart PNG of {labels, series: {name: values}} (grouped bars)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 3.8), dpi=100)
+def render_bars(data: dict[str, Any]) -> bytes | None:
+    """A bar chart PNG of {labels, series: {name: values}} (grouped bars); None without matplotlib."""
+    figure = figure_class()
+    if figure is None:
+        return None
+    fig = figure(figsize=(7.5, 3.8), dpi=100)
     ax = fig.add_subplot()
     names = list(data["series"])
     width = 0.8 / max(1, len(names))

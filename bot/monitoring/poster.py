@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.charts_extra import with_chart_note
 from bot.models import AlertDelivery, AlertEvent
 from bot.monitoring.alerts import (
     POST_WINDOW,
@@ -89,7 +90,7 @@ def build_post(event: AlertEvent, platform: str, channel: str, mention: str) -> 
         channel=channel,
         kind=event.kind,
         title=f"{icon} {event.title}".strip(),
-        text=event.text,
+        text=with_chart_note(event.text, png) if chart else event.text,
         fields=[(str(k), str(v)) for k, v in fields],
         table=evidence.get("table"),
         mention=mention if event.oncall else "",
