@@ -11,6 +11,7 @@ from admin_commands.contracts import CommandResult
 from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
 from admin_commands.registry import Context, command
 from bot.audit import recent_audit
+from bot.experiments import ExperimentError, Experiments
 from bot.models import AuditEntry, IssueType
 from knowledge.models import KbCandidate
 
@@ -157,6 +158,11 @@ def _undo(ctx: Context, entry: AuditEntry, before: Any, after: Any, force: bool)
         for article_id, version in (before or {}).items():
             app.kb.revert(int(article_id), int(version), actor=ctx.actor)
         return f"removed {len(after.get('added', []))}, reverted {len(before or {})}"
+    if action.startswith("experiment "):
+        try:
+            return Experiments(app.engine).undo(entry, force)
+        except ExperimentError as exc:
+            raise CommandError(str(exc)) from None
     if action in {"kb approve", "kb reject"}:
         if action == "kb approve":
             app.kb.remove_article(int(after["article"]["id"]), actor=ctx.actor)

@@ -14,6 +14,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     audit_cmd,
     channels,
     digest_cmd,
+    experiment_cmd,
     gaps_cmd,
     help_cmd,
     kb,

@@ -17,6 +17,7 @@ FAMILIES = {
     "persona": "Persona",
     "stats": "Stats",
     "review": "Improvement loop (trace, review, gaps)",
+    "experiment": "Experiments (staged rollout)",
     "audit": "Audit",
     "outbox": "Outbox (undelivered messages)",
     "access": "Access",

@@ -11,6 +11,25 @@ FREE = {"signoff": 200, "name": 40}
 CLEAR = {"none", "off", "-", '""', "''"}
 
 
+def persona_value(field: str, raw: str) -> str:
+    """One persona field's value, validated (also used by `experiment start`)."""
+    key, value = field.lower(), raw.strip()
+    if key in CHOICES:
+        value = value.lower()
+        if value not in CHOICES[key]:
+            raise UsageError(f"{key} must be one of {', '.join(CHOICES[key])}, not `{value}`.")
+    elif key in FREE:
+        if value.lower() in CLEAR:
+            value = ""
+        if len(value) > FREE[key]:
+            raise UsageError(f"{key} is limited to {FREE[key]} characters.")
+        if key == "name" and not value:
+            raise UsageError("The bot needs a name.")
+    else:
+        raise UsageError(f"Unknown persona field `{key}`: use tone, length, signoff or name.")
+    return value
+
+
 @command(
     "persona show",
     "persona show",
@@ -40,20 +59,7 @@ def persona_set(ctx: Context, args: list[str]) -> CommandResult:
     """Validate and store one persona field (audited)."""
     if len(args) < 2:
         raise UsageError("Give the field and its value.")
-    key, value = args[0].lower(), " ".join(args[1:]).strip()
-    if key in CHOICES:
-        value = value.lower()
-        if value not in CHOICES[key]:
-            raise UsageError(f"{key} must be one of {', '.join(CHOICES[key])}, not `{value}`.")
-    elif key in FREE:
-        if value.lower() in CLEAR:
-            value = ""
-        if len(value) > FREE[key]:
-            raise UsageError(f"{key} is limited to {FREE[key]} characters.")
-        if key == "name" and not value:
-            raise UsageError("The bot needs a name.")
-    else:
-        raise UsageError(f"Unknown persona field `{key}`: use tone, length, signoff or name.")
+    key, value = args[0].lower(), persona_value(args[0], " ".join(args[1:]))
     stored = ctx.app.settings.get("persona") or {}
     before = ctx.app.settings.persona()[key]
     _, audit_id = ctx.set_setting("persona", {**stored, key: value})

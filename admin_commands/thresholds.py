@@ -9,6 +9,7 @@ from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, parse_flags, parse_int, parse_unit, pop_channel
 from admin_commands.registry import Context, command
 from bot.calibration import recent_decisions, recorded_counts, replay_decisions, replay_route
+from bot.improve.history import labelled_cases, replay
 from bot.self_calibration import describe
 
 KNOBS = ("answer", "clarify", "margin")
@@ -32,7 +33,8 @@ def _pairs(args: list[str]) -> dict[str, float]:
     return values
 
 
-def _check(merged: dict) -> None:
+def check_order(merged: Mapping[str, Any]) -> None:
+    """0 ≤ clarify ≤ answer ≤ 1, or a usage error that says what the values would be."""
     if not 0 <= merged["clarify"] <= merged["answer"] <= 1:
         raise UsageError(
             f"Thresholds must satisfy 0 ≤ clarify ≤ answer ≤ 1; that would make clarify "
@@ -98,7 +100,7 @@ def threshold_set(ctx: Context, args: list[str]) -> CommandResult:
     values = _pairs(rest)
     settings = ctx.app.settings
     before_eff = settings.thresholds(channel)
-    _check({**before_eff, **values})
+    check_order({**before_eff, **values})
     if channel:
         overrides = settings.get("channel_thresholds") or {}
         overrides[channel] = {**overrides.get(channel, {}), **values}
@@ -168,7 +170,7 @@ def threshold_preview(ctx: Context, args: list[str]) -> CommandResult:
     else:
         proposed = {**current, **values}
         proposed_overrides = current_overrides = overrides
-    _check(proposed)
+    check_order(proposed)
     decisions = recent_decisions(ctx.app.engine, days=days, channel_id=channel)
     if not decisions:
         return ctx.ok(
@@ -187,6 +189,14 @@ def threshold_preview(ctx: Context, args: list[str]) -> CommandResult:
     for route in ("answer", "clarify", "escalate"):
         delta = new[route] - now[route]
         rows.append([route, str(recorded[route]), str(now[route]), str(new[route]), f"{delta:+d}"])
+    fields = [("Decisions", str(new["total"])), ("Would change", str(moved))]
+    cases = labelled_cases(ctx.app.engine)
+    if cases:  # the `eval history` regression cases, replayed through the real graph
+        passed_now = sum(r.passed for r in replay(ctx.app, cases))
+        passed_new = sum(r.passed for r in replay(ctx.app, cases, values))
+        fields.append(
+            ("History cases passing", f"{passed_now}/{len(cases)} → {passed_new}/{len(cases)}")
+        )
     note = ""
     if not channel and overrides:
         note = f" Channels with their own override ({len(overrides)}) keep it."
@@ -199,5 +209,5 @@ def threshold_preview(ctx: Context, args: list[str]) -> CommandResult:
         f"`/deskhand threshold set {' '.join(f'{k} {v}' for k, v in values.items())}"
         f"{' #' + channel if channel else ''}`.",
         table=rows,
-        fields=[("Decisions", str(new["total"])), ("Would change", str(moved))],
+        fields=fields,
     )

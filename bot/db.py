@@ -52,6 +52,8 @@ ADDED_COLUMNS = [
     ("issuetype", "escalate", "BOOLEAN NOT NULL DEFAULT false"),
     ("decision", "language", "VARCHAR NOT NULL DEFAULT ''"),
     ("decision", "hits", "VARCHAR NOT NULL DEFAULT '[]'"),
+    ("decision", "experiment", "VARCHAR NOT NULL DEFAULT ''"),
+    ("decision", "arm", "VARCHAR NOT NULL DEFAULT ''"),
 ]
 
 

@@ -93,6 +93,10 @@ class Decision(SQLModel, table=True):
     bot_version: str = ""  # short hash of the effective configuration (bot.monitoring.version)
     member_tier: str = ""  # "vip", a role tier from settings, or "" (standard)
     hits: str = "[]"  # JSON: the retrieved articles [{article_id, title, score}], for the trace
+    # the running experiment's name when the conversation is enrolled, and its arm (baseline |
+    # candidate, bot.experiments); "" outside one. Server defaults keep raw inserts of older rows.
+    experiment: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    arm: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -273,3 +277,18 @@ class ReviewTag(SQLModel, table=True):
     queue_reason: str = ""  # why the queue served it (not_helpful, low_margin, ...)
     reviewer: str = ""
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Experiment(SQLModel, table=True):
+    """A staged rollout: a candidate change served to a share of conversations (or channels)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    status: str = Field(default="running", index=True)  # running | promoted | stopped
+    change: str = "{}"  # JSON bot.experiments.CandidateChange: {"thresholds": {}, "persona": {}}
+    share: float = 0.2  # of the eligible conversations that get the candidate
+    channels: str = "[]"  # JSON channel ids; [] = every channel is eligible
+    started_by: str = ""
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_by: str = ""
+    ended_at: datetime | None = None

@@ -69,6 +69,13 @@ class SettingsStore:
             values = {row.key: row.value for row in session.exec(select(Setting))}
         return _SettingsSnapshot(self.engine, values)
 
+    def overlaid(self, values: dict[str, Any]) -> SettingsStore:
+        """A snapshot that reads `values` in place of the stored ones (an experiment's candidate)."""
+        snapshot = self if isinstance(self, _SettingsSnapshot) else self.snapshot()
+        assert isinstance(snapshot, _SettingsSnapshot)
+        merged = {**snapshot._values, **{k: json.dumps(v) for k, v in values.items()}}
+        return _SettingsSnapshot(self.engine, merged)
+
     def set(self, key: str, value: Any, actor: str = "system", platform: str = "") -> Any:
         """Store a value and audit the change; returns the previous value."""
         before = self.get(key)

@@ -31,6 +31,7 @@ from bot.contracts import (
     stored_copy,
 )
 from bot.desk import EscalationDesk
+from bot.experiments import Experiments
 from bot.llm.recorder import conversation_scope
 from bot.member_threads import MemberThreads
 from bot.models import Conversation, Decision, Feedback, Message
@@ -78,6 +79,7 @@ class SupportService:
         self.settings = settings
         self.desk = desk
         self.gate = AbuseGate()
+        self.experiments = Experiments(engine)
         # set by the app: (settings, channel_id) -> short config hash recorded on each decision
         self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
 
@@ -189,7 +191,8 @@ class SupportService:
     def _run(
         self, conv: Conversation, msg: IncomingMessage, turn: TurnInput, started: float
     ) -> Reply:
-        settings = self.settings.snapshot()
+        assignment = self.experiments.assignment(conv)
+        settings = self.experiments.settings_for(self.settings.snapshot(), assignment)
         channel_cfg = settings.channel(msg.platform, msg.channel_id)
         tier = msg.member.tier or (
             "vip" if settings.is_vip(msg.platform, msg.member.user_id) else ""
@@ -214,6 +217,8 @@ class SupportService:
         labels = {  # recorded on the decision for monitoring segments
             "member_tier": member_tier(settings, msg.platform, msg.member),
             "bot_version": self.version_stamp(settings, msg.channel_id),
+            "experiment": assignment.experiment if assignment else "",
+            "arm": assignment.arm if assignment else "",
         }
         try:
             with conversation_scope(conv.id):
@@ -290,6 +295,8 @@ class SupportService:
                 shadow=shadow,
                 member_tier=(labels or {}).get("member_tier", ""),
                 bot_version=(labels or {}).get("bot_version", ""),
+                experiment=(labels or {}).get("experiment", ""),
+                arm=(labels or {}).get("arm", ""),
                 language=str(out.get("language") or ""),
                 hits=trace_hits(hits),
             )

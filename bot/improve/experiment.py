@@ -1,7 +1,7 @@
 """Staged-rollout statistics: sticky per-conversation assignment and a two-proportion test.
 
-Not yet wired to `/deskhand experiment` commands; these are the parts the commands will use,
-checked on simulated outcomes (tests/improve/test_experiment_stats.py).
+Used by `/deskhand experiment` (bot/experiments.py assigns, bot/improve/experiment_status.py
+compares); checked on simulated outcomes (tests/improve/test_experiment_stats.py).
 """
 
 from __future__ import annotations

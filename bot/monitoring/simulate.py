@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.improve.experiment import assign
 from bot.models import Conversation, Decision, Feedback, IssueType, Message, Ticket
 from bot.monitoring.hours import BusinessHours
 from bot.monitoring.version import version_hash
@@ -52,6 +53,16 @@ class Drift:
 
 
 @dataclass
+class SimExperiment:
+    """Traffic enrolled in an experiment: arms by the real assignment, a known candidate effect."""
+
+    name: str
+    share: float = 0.2
+    candidate: dict[str, float] = field(default_factory=dict)  # SimConfig probabilities it changes
+    version: str = ""  # the candidate's bot version ("" = a simulated one)
+
+
+@dataclass
 class SimConfig:
     """How much traffic, over how long, with which outcomes (probabilities per conversation)."""
 
@@ -70,6 +81,7 @@ class SimConfig:
     claim_minutes: tuple[float, float] = (3.0, 40.0)  # business minutes to claim a ticket
     drift: Drift | None = field(default_factory=Drift)
     platforms: tuple[str, ...] = ("slack", "discord")
+    experiment: SimExperiment | None = None
 
 
 @dataclass
@@ -216,6 +228,12 @@ def _conversation(
     member = f"SIM{rng.randrange(max(50, int(cfg.per_day * cfg.days / 3)))}"
     cid = w.conversation(platform, f"sim{n}", member, topic.name, at)
     t = at
+    exp, arm = cfg.experiment, ""
+    if exp is not None:
+        arm = assign(w.last_key, exp.name, exp.share)
+        if arm == "candidate":
+            cfg = replace(cfg, **exp.candidate)
+            version = exp.version or version_hash({"sim": cfg.seed, "experiment": exp.name})
     unanswerable = rng.random() < cfg.p_unanswerable
     question = rng.choice(UNANSWERABLE) if unanswerable else rng.choice(topic.examples)
 
@@ -233,6 +251,8 @@ def _conversation(
             t,
             version,
             rng.uniform(150, 900),
+            exp.name if exp else "",
+            arm,
         )
 
     if unanswerable:
@@ -308,6 +328,7 @@ class _Writer:
             "ticket": [],
         }
         self.counts = dict.fromkeys(self.rows, 0)
+        self.last_key = ""  # of the conversation written last (experiment assignment hashes it)
         with Session(engine) as session:
             self.next_ids = {
                 name: (
@@ -334,10 +355,11 @@ class _Writer:
     ) -> int:
         channel = "CSIM" if platform == "slack" else "900100"
         thread = f"{thread}-{self.next_ids['conversation']}"  # unique across repeated runs
+        self.last_key = f"{platform}:{channel}:{thread}"
         return self._add(
             "conversation",
             {
-                "key": f"{platform}:{channel}:{thread}",
+                "key": self.last_key,
                 "platform": platform,
                 "channel_id": channel,
                 "thread_id": thread,
@@ -362,6 +384,8 @@ class _Writer:
         at: datetime,
         version: str,
         latency: float,
+        experiment: str = "",
+        arm: str = "",
     ) -> None:
         mid = self._add(
             "message",
@@ -392,6 +416,8 @@ class _Writer:
                 "latency_ms": latency,
                 "shadow": False,
                 "bot_version": version,
+                "experiment": experiment,
+                "arm": arm,
                 "member_tier": "standard",
                 "created_at": at,
             },
