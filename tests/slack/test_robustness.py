@@ -63,3 +63,25 @@ def test_failed_staff_relay_is_redelivered(harness: Harness) -> None:
     assert delivered.params["text"] == "Fixed on our side, try again."
     assert delivered.params["username"] == "Sam Staff (staff)"
     assert json.loads(item.payload)["channel"] == channel
+
+
+def test_a_failed_desk_notice_and_card_redraw_are_kept_and_redelivered(harness: Harness) -> None:
+    from bot.desk_outcome import OUTCOME_KIND
+    from tests.slack.test_flows import escalate
+
+    h, channel, user = harness, unique("C"), unique("U")
+    ts, ticket, card = escalate(h, channel, user)
+    deliver_pending(h.deskhand, h.adapter.client)
+    h.fake.fail("chat.postMessage", "internal_error", times=1, channel=channel)
+    h.fake.fail("chat.update", "internal_error", times=1)
+    h.press("deskhand:claim", str(ticket.id), "USTAFF", STAFF_CHANNEL, as_message(card))
+    h.idle()
+    assert h.deskhand.desk.get(ticket.id).status == "claimed"
+    kept = [i for i in h.deskhand.outbox.pending("slack") if i.kind == OUTCOME_KIND]
+    assert {json.loads(i.payload)["ticket_id"] for i in kept} == {ticket.id} and len(kept) == 2
+    deliver_pending(h.deskhand, h.adapter.client, h.adapter)
+    told = [c for c in posts(h, channel, ts) if c.response.get("ok")][-1]
+    assert "picked this up" in told.params["text"]
+    redraw = [c for c in h.fake.of("chat.update") if c.params["ts"] == card.response["ts"]][-1]
+    assert redraw.response.get("ok") and "deskhand:resolve" in json.dumps(redraw.params["blocks"])
+    assert not [i for i in h.deskhand.outbox.pending("slack") if i.kind == OUTCOME_KIND]
