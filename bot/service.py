@@ -103,7 +103,7 @@ class SupportService:
         if conv.status == "escalated":
             return apply_outcome(self._relay_to_staff(conv, msg), msg, redaction)
         return apply_outcome(
-            self._run(conv, msg, TurnInput.typed(msg.text), started), msg, redaction
+            self._run(conv, msg, TurnInput.typed(msg.text), started, settings), msg, redaction
         )
 
     def handle_action(
@@ -189,10 +189,17 @@ class SupportService:
 
     # ---- internals -----------------------------------------------------------------------------
     def _run(
-        self, conv: Conversation, msg: IncomingMessage, turn: TurnInput, started: float
+        self,
+        conv: Conversation,
+        msg: IncomingMessage,
+        turn: TurnInput,
+        started: float,
+        snapshot: SettingsStore | None = None,
     ) -> Reply:
+        """One graph turn; a typed message passes the settings snapshot it was gated with (one read)."""
         assignment = self.experiments.assignment(conv)
-        settings = self.experiments.settings_for(self.settings.snapshot(), assignment)
+        snapshot = snapshot if snapshot is not None else self.settings.snapshot()
+        settings = self.experiments.settings_for(snapshot, assignment)
         channel_cfg = settings.channel(msg.platform, msg.channel_id)
         tier = msg.member.tier or (
             "vip" if settings.is_vip(msg.platform, msg.member.user_id) else ""
