@@ -24,6 +24,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     repeat_cmd,
     review_cmd,
     scope_routes,
+    shadow_cmd,
     stats_cmd,
     thresholds,
     tickets_cmd,

@@ -12,13 +12,14 @@ from sqlmodel import Session, select
 
 from bot.checkpoints import make_checkpointer
 from bot.config import Config, load_config
+from bot.contracts import Member
 from bot.db import make_engine
 from bot.desk import EscalationDesk
 from bot.desk_service import DeskService
 from bot.escalation import EscalationSteps
 from bot.models import IssueType
 from bot.outbox import Outbox
-from bot.policy import Policy
+from bot.policy import Actor, Policy
 from bot.runtime_settings import SettingsStore
 from bot.scope import ScopeStore
 from bot.self_calibration import CalibrationJob, DomainBuilder, kb_stamp, self_calibrate
@@ -96,11 +97,17 @@ class Deskhand:
             self.engine, self.config.llm or f"extractive/{self.config.embedder}"
         )
         self.service.version_stamp = self.version.stamp
+        self.service.is_staff = self._is_staff_member
         if self.config.llm:
             from bot.llm.setup import enable_llm
 
             enable_llm(self)
         self.calibration_job.start()  # an imported but never calibrated KB: now, not on a message
+
+    def _is_staff_member(self, platform: str, member: Member) -> bool:
+        """The Policy's view of a message author (roles as the adapter saw them)."""
+        actor = Actor(platform, member.user_id, member.display_name, roles=member.roles)
+        return self.policy.is_staff(actor)
 
     # ---- graph dependencies ---------------------------------------------------------------------
     def graph_deps(self) -> GraphDeps:

@@ -1,4 +1,4 @@
-"""`deskhand gaps`: the knowledge-gaps report on the command line."""
+"""`deskhand gaps` and `deskhand shadow`: improvement-loop reports on the command line."""
 
 from __future__ import annotations
 
@@ -33,9 +33,37 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shadow(args: argparse.Namespace) -> int:
+    """Shadow drafts against what staff did, per issue type."""
+    from bot.cli import _config, _searchable_kb
+    from bot.improve.shadow import shadow_report
+    from bot.runtime_settings import SettingsStore
+
+    if not 1 <= args.days <= 365:
+        sys.stderr.write("--days is 1 to 365.\n")
+        return 2
+    kb = _searchable_kb(_config())
+    answer = float(SettingsStore(kb.engine).thresholds()["answer"])
+    report = shadow_report(kb.engine, kb.search, answer, days=args.days)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+        return 0
+    print(
+        f"Shadow agreement, last {args.days} days: {report.overall.agreed}/{report.overall.pairs}"
+    )
+    for a in [*report.by_issue_type, report.overall]:
+        print(f"  {a.issue_type}: {a.rate:.0%} of {a.pairs} ({a.low:.0%}–{a.high:.0%})"
+              f"{'  ready' if a.ready else ''}")  # fmt: skip
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `gaps` to the `deskhand` parser."""
     p = sub.add_parser("gaps", help="knowledge gaps: what members ask that the KB does not answer")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gaps)
+    p = sub.add_parser("shadow", help="shadow mode: bot drafts against what staff did")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_shadow)

@@ -41,6 +41,7 @@ from bot.policy import Policy
 from bot.privacy.edge import apply_outcome, redact_message
 from bot.repeat_contact import prior_unresolved
 from bot.runtime_settings import SettingsStore
+from bot.shadow import StaffCheck, record_shadow_reply
 from bot.tickets import reopen_for
 from graph.deps import GraphDeps
 from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
@@ -82,6 +83,8 @@ class SupportService:
         self.experiments = Experiments(engine)
         # set by the app: (settings, channel_id) -> short config hash recorded on each decision
         self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
+        # set by the app from its Policy: is this author staff? (shadow channels record their replies)
+        self.is_staff: StaffCheck = lambda _p, _m: False
 
     # ---- member messages -------------------------------------------------------------------
     def handle(self, msg: IncomingMessage) -> Reply:
@@ -94,6 +97,9 @@ class SupportService:
         )
         if held is not None:
             return apply_outcome(hold(self, msg, held), msg, redaction)
+        shadow = bool(settings.channel(msg.platform, msg.channel_id).get("shadow"))
+        if (human := record_shadow_reply(self.engine, msg, shadow, self.is_staff)) is not None:
+            return human
         conv = self._conversation(msg)
         if conv.status == "resolved" and (reopened := reopen_for(self.engine, conv, msg)):
             reply = self._relay_to_staff(conv, msg)

@@ -267,12 +267,16 @@ def _queue_reason(app: Any, conversation_id: int) -> str:
     return _reason(fact, margin, None)[0]
 
 
-def cause_counts(engine: Engine, since: datetime | None = None) -> dict[str, int]:
-    """Root causes of the conversations reviewed since then (the latest tag of each counts)."""
+def cause_counts(
+    engine: Engine, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, int]:
+    """Root causes of the conversations reviewed in the period (the latest tag of each counts)."""
     with Session(engine) as session:
         stmt = select(ReviewTag.conversation_id, ReviewTag.cause).order_by(col(ReviewTag.id))
         if since is not None:
             stmt = stmt.where(col(ReviewTag.created_at) >= since)
+        if until is not None:
+            stmt = stmt.where(col(ReviewTag.created_at) < until)
         rows = session.exec(stmt).all()
     latest = dict(rows)  # later rows overwrite earlier ones
     counts = Counter(c for c in latest.values() if c != SKIPPED)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.improve.gaps import article_titles, worst_articles
+from bot.improve.review import cause_counts
 from bot.models import AlertEvent
 from bot.monitoring.detectors import cluster_subject, unanswered_clusters
 from bot.monitoring.facts import ConvFacts, load_window, utc
@@ -95,6 +96,8 @@ class Digest:
     actions: list[dict[str, str]]
     escalating: list[dict[str, Any]] = field(default_factory=list)
     chart: dict[str, Any] = field(default_factory=dict)
+    # root causes tagged in review: {cause: {"this": n, "last": n}}, most frequent first
+    review_causes: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -154,6 +157,15 @@ class Digest:
                 ),
             ),
             (
+                "Review root causes",
+                lines(
+                    [
+                        f"{cause}: {n['this']} (last week {n['last']})"
+                        for cause, n in self.review_causes.items()
+                    ]
+                ),
+            ),
+            (
                 "CSAT by AI use",
                 lines(
                     [
@@ -194,6 +206,7 @@ class Digest:
             "worst_articles": self.worst,
             "stalest_articles": self.stalest,
             "csat_by_ai": self.csat_by_ai,
+            "review_causes": self.review_causes,
             "actions": self.actions,
             "chart": self.chart,
         }
@@ -255,6 +268,7 @@ def weekly_digest(engine: Engine, now: datetime | None = None, stale_days: int =
         since, until, table, figures, rising, clusters, worst, stalest, _csat_by_ai(this), []
     )
     digest.escalating = _escalating(this, last)
+    digest.review_causes = _review_causes(engine, before, since, until)
     digest.actions = suggested_actions(digest)
     digest.chart = _chart(digest, this, last)
     return digest
@@ -296,6 +310,16 @@ def _escalating(
             )
     rows.sort(key=lambda r: (r["last_rate"] - r["this_rate"], r["issue_type"]))
     return rows[:3]
+
+
+def _review_causes(
+    engine: Engine, before: datetime, since: datetime, until: datetime
+) -> dict[str, dict[str, int]]:
+    """Root causes tagged this week and last, most frequent this week first."""
+    this = cause_counts(engine, since, until)
+    last = cause_counts(engine, before, since)
+    causes = sorted(set(this) | set(last), key=lambda c: (-this.get(c, 0), -last.get(c, 0), c))
+    return {c: {"this": this.get(c, 0), "last": last.get(c, 0)} for c in causes}
 
 
 def _stalest(engine: Engine, now: datetime, days: int) -> list[dict[str, Any]]:
@@ -343,6 +367,13 @@ def suggested_actions(d: Digest) -> list[dict[str, str]]:
             {
                 "text": f"Write an article for the {c['count']} unanswered questions like “{c['example'][:60]}”:",
                 "command": "/deskhand gaps",
+            }
+        )
+    if not any(n["this"] for n in d.review_causes.values()):
+        out.append(
+            {
+                "text": "No conversation was reviewed this week; work through the queue:",
+                "command": "/deskhand review",
             }
         )
     if d.worst:

@@ -97,3 +97,40 @@ def test_digest_post_now_goes_through_the_poster(app) -> None:
     assert not run_command(app, STAFF, "digest everything").ok
     [post] = [p for p in claim_posts(app, "slack") if p.kind == DIGEST_KIND]
     assert post.channel == "CSTAFF" and post.title.startswith("📊 Weekly review")
+
+
+def test_digest_counts_review_root_causes_this_week_against_last(app) -> None:
+    from bot.models import ReviewTag
+
+    now = utcnow()
+    with Session(app.engine) as session:
+        for cid, cause, age in [
+            (1, "knowledge-missing", 1),
+            (2, "knowledge-missing", 2),
+            (3, "wrong-retrieval", 3),
+            (4, "knowledge-missing", 9),  # last week
+            (5, "correct", 10),
+            (3, "skipped", 20),  # older than both weeks: not counted
+        ]:
+            session.add(ReviewTag(conversation_id=cid, cause=cause,
+                                  created_at=now - timedelta(days=age)))  # fmt: skip
+        session.commit()
+    before = run_command(app, STAFF, "digest")
+    fields = dict(before.fields)
+    lines = fields["Review root causes"].splitlines()
+    assert lines == [
+        "knowledge-missing: 2 (last week 1)",
+        "wrong-retrieval: 1 (last week 0)",
+        "correct: 0 (last week 1)",
+    ]
+    assert "/deskhand review" not in fields["Suggested actions"]
+
+
+def test_digest_suggests_the_review_queue_when_nothing_was_reviewed(app) -> None:
+    from bot.monitoring.digest import weekly_digest
+
+    digest = weekly_digest(app.engine)
+    assert digest.review_causes == {}
+    assert {"text": "No conversation was reviewed this week; work through the queue:",
+            "command": "/deskhand review"} in digest.actions  # fmt: skip
+    assert dict(digest.fields())["Review root causes"] == "—"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from bot.models import Feedback, Ticket
+from bot.models import Feedback, Message, Ticket
 from tests.slack.conftest import HELP_CHANNEL, STAFF_CHANNEL, Harness, new_ts, unique
 from tests.slack.fake_slack import Call
 
@@ -319,6 +319,20 @@ def test_shadow_channel_shows_staff_not_member(harness: Harness) -> None:
     assert not [c for c in h.fake.of("reactions.add") if c.params["channel"] == channel]
     shadow = posts(h, STAFF_CHANNEL)[-1]
     assert "Shadow mode" in json.dumps(shadow.params["blocks"])
+
+
+def test_staff_answer_in_a_shadow_thread_is_recorded_not_drafted_for(harness: Harness) -> None:
+    h, channel, user = harness, unique("C"), unique("U")
+    h.deskhand.settings.update_channel("slack", channel, actor="test", enabled=True, shadow=True)
+    root, _ = ask(h, PASSWORD_Q, channel, user, mention=False)
+    drafts = len(posts(h, STAFF_CHANNEL))
+    reply = "Use Forgot password on the sign-in page; the emailed link works for an hour."
+    h.event(h.message_event(reply, channel, user="USTAFF", thread_ts=root))
+    h.idle()
+    assert posts(h, channel) == [] and len(posts(h, STAFF_CHANNEL)) == drafts  # no new draft
+    with Session(h.deskhand.engine) as session:
+        rows = session.exec(select(Message).where(Message.author_id == "USTAFF")).all()
+    assert [(m.role, m.kind) for m in rows if m.text == reply] == [("staff", "shadow_reply")]
 
 
 def test_small_talk_and_off_topic_never_reach_the_staff_channel(harness: Harness) -> None:
