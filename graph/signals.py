@@ -13,7 +13,7 @@ HUMAN_REQUEST = re.compile(
     r"representative|staff|support team|real person|manager)\b|\b(real|actual|live) (person|human|agent)\b"
     r"|\b(get|give|find) me (a |an )?(human|person|agent|representative|real person)\b"
     r"|\b(need|want) (a |an )?(human|agent|representative|real person|live agent)\b"
-    r"|\bhuman please\b|\bescalate (this|it|me)\b|\bnot a bot\b",
+    r"|\b(human|person|agent|representative) please\b|\bescalate (this|it|me)\b|\bnot a bot\b",
     _I,
 )
 LEGAL = re.compile(

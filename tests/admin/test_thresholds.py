@@ -9,7 +9,7 @@ from bot.calibration import recent_decisions, replay_decisions, replay_route
 from tests.admin.conftest import ADMIN, STAFF, ask
 
 PLAN = "can I add more seats to my plan"  # sample: medium confidence (~0.52) → clarify at defaults
-PRICE = "what does the team plan cost"  # sample: ~0.88 → answer at defaults, not at 0.95
+PRICE = "how much is the team plan per month"  # sample: ~0.86 → answer at defaults, not at 0.95
 PASSWORD = "How do I reset my password?"  # sample: ~0.86 → answer
 
 

@@ -9,6 +9,7 @@ from graph.signals import looks_like_injection, read_signals
 TRIGGERS = [
     ("can I talk to a real person please", "human_requested"),
     ("let me speak to someone from support", "human_requested"),
+    ("a person please, it's urgent", "human_requested"),
     ("I will contact my lawyer about this charge", "legal"),
     ("this is a GDPR subject access request", "regulatory"),
     ("I found a security vulnerability in your login page", "security"),
