@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
@@ -23,7 +22,7 @@ from bot.audit import record_audit
 from bot.improve.experiment import assign
 from bot.models import AuditEntry, Conversation, Experiment, Setting
 from bot.runtime_settings import SettingsStore
-from knowledge.models import utcnow
+from knowledge.models import as_utc, utcnow
 
 Arm = Literal["baseline", "candidate"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -86,11 +85,6 @@ def candidate_values(settings: SettingsStore, change: CandidateChange) -> dict[s
     return values
 
 
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes; make them comparable."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _channels(exp: Experiment) -> list[str]:
     return [str(c) for c in json.loads(exp.channels or "[]")]
 
@@ -132,7 +126,7 @@ class Experiments:
     def assignment(self, conv: Conversation) -> Assignment | None:
         """The arm of a conversation in the running experiment (None: not enrolled)."""
         exp = self.running()
-        if exp is None or _utc(conv.created_at) < _utc(exp.started_at):
+        if exp is None or as_utc(conv.created_at) < as_utc(exp.started_at):
             return None  # conversations already under way finish on the baseline, unrecorded
         channels = _channels(exp)
         if channels and conv.channel_id not in channels:

@@ -6,7 +6,7 @@ import io
 import json
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.charts_extra import figure_class
 from bot.models import Conversation, Decision, Feedback, Ticket
-from knowledge.models import utcnow
+from knowledge.models import as_utc, utcnow
 
 GROUPINGS = ("issue-type", "channel", "platform")
 OUTCOMES = ("answered", "clarified", "escalated")  # charted and tabled
@@ -24,9 +24,7 @@ CONFIRMING = ("helpful", "rating", "confirmed")  # feedback kinds that confirm a
 
 def _utc(value: datetime | None) -> datetime | None:
     """Databases may hand back naive UTC datetimes; make them comparable."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 def _median(values: list[float]) -> float | None:

@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """Databases may hand back naive UTC datetimes; make them aware (and UTC) so they compare."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Article(SQLModel, table=True):
     """A help-center article; every edit bumps `version` and keeps the old text in ArticleVersion."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.models import Conversation, Decision, Feedback, IssueType, LlmCall, OutboxItem, Ticket
+from knowledge.models import as_utc
 
 RESOLVING_FEEDBACK = ("helpful", "thanks", "rating")  # what makes a resolution *confirmed*
 REPEAT_DAYS = 7
@@ -24,9 +25,7 @@ REPEAT_DAYS = 7
 
 def utc(value: datetime | None) -> datetime | None:
     """Databases may hand back naive UTC datetimes; make them comparable."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 def seconds(later: datetime | None, earlier: datetime | None) -> float | None:
