@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.models import Conversation, Decision, Message, ReviewTag
 from bot.monitoring.facts import ConvFacts, load_window
+from knowledge.contracts import Hit
 from knowledge.models import utcnow
 
 CAUSES = (
@@ -184,10 +186,19 @@ def _could_have_answered(app: Any, escalated: list[ConvFacts]) -> dict[int, str]
     answer = float(app.settings.thresholds()["answer"])
     found: dict[int, str] = {}
     for cid, text in replies.items():
-        hits = app.kb.search(text[:1000], k=1)
-        if hits and hits[0].score >= answer:
-            found[cid] = f"#{hits[0].article_id} {hits[0].title}"
+        if hit := article_for_reply(app.kb.search, text, answer):
+            found[cid] = f"#{hit.article_id} {hit.title}"
     return found
+
+
+# A knowledge search: (text, k) -> hits, best first (KnowledgeBase.search).
+Search = Callable[[str, int], list[Hit]]
+
+
+def article_for_reply(search: Search, text: str, answer_threshold: float) -> Hit | None:
+    """The article a staff reply retrieves at answer confidence: the bot could have said it."""
+    hits = search(text[:1000], 1)
+    return hits[0] if hits and hits[0].score >= answer_threshold else None
 
 
 @dataclass

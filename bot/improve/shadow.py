@@ -12,7 +12,7 @@ is ready to go live.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.improve.review import Search, article_for_reply
 from bot.models import Decision, Message
 from bot.shadow import SHADOW_REPLY_KIND
-from knowledge.contracts import Hit
 from knowledge.models import utcnow
 
 DEFAULT_DAYS = 30
@@ -30,9 +30,6 @@ READY_MIN_PAIRS = 20  # fewer pairs than this and no issue type is called ready
 READY_LOWER_BOUND = 0.8  # ready when the 95 % interval of agreement starts at or above this
 DRAFT_ROUTES = ("answer", "clarify", "escalate", "decline")
 Z95 = 1.959964
-
-# The knowledge search a staff reply is matched with: (text, k) -> hits, best first.
-Search = Callable[[str, int], list[Hit]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,6 @@ class ShadowPair:
     bot_route: str
     bot_article_id: int | None
     human_article_id: int | None  # the article the staff reply matches, None if none does
-    human_score: float
 
     @property
     def same_article(self) -> bool:
@@ -172,8 +168,7 @@ def shadow_pairs(
     pairs = []
     for cid, text in answered.items():
         _mid, route, issue, article = first[cid]
-        hits = search(text[:1000], 1)
-        matched = hits[0] if hits and hits[0].score >= answer_threshold else None
+        matched = article_for_reply(search, text, answer_threshold)
         pairs.append(
             ShadowPair(
                 conversation_id=cid,
@@ -181,7 +176,6 @@ def shadow_pairs(
                 bot_route=route,
                 bot_article_id=article,
                 human_article_id=matched.article_id if matched else None,
-                human_score=round(hits[0].score, 4) if hits else 0.0,
             )
         )
     return pairs

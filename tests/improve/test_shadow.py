@@ -111,7 +111,7 @@ def test_shadow_report_is_empty_with_a_pointer_when_nothing_is_paired(app) -> No
 
 def test_ready_needs_enough_pairs_and_a_high_interval() -> None:
     def pairs(n: int, agree: int) -> list[ShadowPair]:
-        return [ShadowPair(i, "billing", "answer", 1, 1 if i < agree else 2, 0.9) for i in range(n)]
+        return [ShadowPair(i, "billing", "answer", 1, 1 if i < agree else 2) for i in range(n)]
 
     assert not agreement("billing", pairs(READY_MIN_PAIRS - 1, READY_MIN_PAIRS - 1)).ready
     assert agreement("billing", pairs(40, 40)).ready
