@@ -456,6 +456,12 @@ class SlackDelivery:
         elif kind == "relay_to_staff":
             ticket = self.app.desk.get(int(payload["ticket_id"]))
             if not ticket.staff_thread_id:
+                # the card is this thread's first post: a relay that overtook it (a member's next
+                # message, from another worker) brings it up first, or the card would queue
+                # behind a relay that can never go before it; its recorded steps run only once
+                self.advance_escalation(ticket.id or 0)
+                ticket = self.app.desk.get(ticket.id or 0)
+            if not ticket.staff_thread_id:
                 raise RuntimeError("staff card not posted yet")
             text = render_member_relay(payload["text"], payload.get("member_name", ""))
             self.post(ticket.staff_channel_id, text, ticket.staff_thread_id)

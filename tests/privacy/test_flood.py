@@ -153,3 +153,48 @@ def test_an_escalated_member_asking_again_joins_their_ticket(
         assert f"#{ticket.id}" in joined.params["text"]
     finally:
         h.adapter.stop(5)
+
+
+def test_a_relay_that_overtakes_its_card_brings_the_card_up_first(
+    sample_template, tmp_path, embedder, slack_fake
+):
+    """The flood's race, made certain: the member's next message is relayed before the worker
+    that escalated posted the card. The card goes first, once, and the relay follows it."""
+    from bot.contracts import IncomingMessage, Member
+
+    h = make_harness(sample_template, tmp_path, embedder, slack_fake)
+    try:
+        first = unique("C")
+        escalated = h.deskhand.service.handle(  # decided and recorded; its card not posted yet
+            IncomingMessage(
+                "slack",
+                first,
+                "1.0001",
+                "1.0001",
+                "I want to talk to a person",
+                Member("URACE", "Rae"),
+                mentioned=True,
+            )  # fmt: skip
+        )
+        assert escalated.route == "escalate" and escalated.ticket_id
+        h.event(h.message_event("<@UBOT> a person please, it's urgent", unique("C"), "URACE",
+                                kind="app_mention"))  # fmt: skip
+        h.idle()
+        staff_posts = [c for c in slack_fake.of("chat.postMessage")
+                       if c.params["channel"] == STAFF_CHANNEL]  # fmt: skip
+        cards = [c for c in staff_posts if "Escalation #" in c.params["text"]]
+        assert len(cards) == 1
+        relayed = [c for c in staff_posts if "it's urgent" in c.params["text"]]
+        assert (
+            relayed
+            and relayed[0].params["thread_ts"]
+            == h.deskhand.desk.get(escalated.ticket_id).staff_thread_id
+        )
+        assert staff_posts.index(cards[0]) < staff_posts.index(relayed[0])
+        # the escalating worker now delivers: the card is already up, nothing is posted twice
+        h.adapter.escalate(escalated.ticket_id, escalated.text, "1.0001")
+        again = [c for c in slack_fake.of("chat.postMessage")
+                 if c.params["channel"] == STAFF_CHANNEL and "Escalation #" in c.params["text"]]  # fmt: skip
+        assert len(again) == 1
+    finally:
+        h.adapter.stop(5)
