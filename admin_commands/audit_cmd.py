@@ -160,13 +160,15 @@ def _undo(ctx: Context, entry: AuditEntry, before: Any, after: Any, force: bool)
         return f"removed {len(after.get('added', []))}, reverted {len(before or {})}"
     if action.startswith("experiment "):
         try:
-            return Experiments(app.engine).undo(entry, force)
+            return Experiments(app.engine, app.kb).undo(entry, force)
         except ExperimentError as exc:
             raise CommandError(str(exc)) from None
     if action in {"kb approve", "kb reject"}:
-        if action == "kb approve":
-            app.kb.remove_article(int(after["article"]["id"]), actor=ctx.actor)
-        _reopen_candidate(ctx, int(before["candidate"]))
+        if action == "kb approve":  # removes a new article, reverts an edited one
+            version = (after.get("article") or {}).get("version")
+            app.kb.withdraw_candidate(int(before["candidate"]), ctx.actor, version)
+        else:
+            _reopen_candidate(ctx, int(before["candidate"]))
         return f"candidate #{before['candidate']} is pending again"
     raise CommandError(f"`{action}` entries cannot be undone automatically.")
 

@@ -8,7 +8,7 @@ from admin_commands.contracts import CommandResult
 from admin_commands.parsing import UsageError, channel_id
 from admin_commands.registry import Context, command
 from bot.charts_extra import with_chart_note
-from bot.monitoring.charts import render_bars
+from bot.monitoring.charts import render_chart
 from bot.monitoring.digest import digest_settings, record_digest, weekly_digest
 
 PLATFORMS = ("slack", "discord")
@@ -31,7 +31,7 @@ def digest_command(ctx: Context, args: list[str]) -> CommandResult:
     if args == ["post"]:
         record_digest(ctx.app, digest)
         return ctx.ok("Digest queued", "It is posted to the digest channel within a minute.")
-    png = render_bars(digest.chart)
+    png = render_chart(digest.chart)
     return ctx.ok(
         digest.title,
         with_chart_note(digest.text(), png),

@@ -18,6 +18,7 @@ from admin_commands import (  # noqa: F401  (each module registers its commands)
     gaps_cmd,
     help_cmd,
     kb,
+    kb_draft_cmd,
     outbox_cmd,
     persona,
     privacy_cmd,

@@ -1,8 +1,9 @@
-"""`experiment ...`: try a threshold or persona change on part of the traffic, then promote or stop."""
+"""`experiment ...`: try thresholds, persona, scope or KB drafts on part of the traffic; promote or stop."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,7 @@ from bot.experiments import (
     CandidateChange,
     ExperimentError,
     Experiments,
+    ScopeAddition,
 )
 from bot.improve.experiment_status import ExperimentStatus, MetricResult, experiment_status
 from bot.models import Decision, Experiment
@@ -31,28 +33,66 @@ DEFAULT_SHARE = 0.2
 NOISE = {"threshold", "thresholds", "persona"}  # optional words that only make a line readable
 
 
+SCOPE_WORDS = {"scope-in": True, "scope-out": False}
+DRAFT_WORDS = {"kb-drafts", "kb-draft", "drafts"}
+
+
+def _draft_ids(raw: str) -> tuple[int, ...]:
+    """`4,5` / `#4 #5` into candidate ids."""
+    ids = []
+    for token in raw.replace(",", " ").split():
+        digits = token.lstrip("#")
+        if not digits.isdigit():
+            raise UsageError(f"`{token}` is not a KB candidate id (see `kb candidates`).")
+        ids.append(int(digits))
+    return tuple(dict.fromkeys(ids))
+
+
 def parse_change(words: list[str]) -> CandidateChange:
-    """`answer 0.8 clarify 0.5 tone formal signoff "…"` (optionally with threshold/persona)."""
+    """`answer 0.8 tone formal kb-drafts 4,5 scope-out crypto "buy bitcoin?" "eth price"`."""
     words = [w for w in words if w.lower() not in NOISE]
-    if not words or len(words) % 2:
+    if not words:
         raise UsageError(
-            "Give the candidate change as NAME VALUE pairs, e.g. `answer 0.8 clarify 0.5` "
-            "or `tone formal`."
+            "Give the candidate change, e.g. `answer 0.8 clarify 0.5`, `tone formal`, "
+            '`kb-drafts 4,5` or `scope-out crypto "buy bitcoin?" "eth price"`.'
         )
     thresholds: dict[str, float] = {}
     persona: dict[str, str] = {}
-    for name, raw in zip(words[::2], words[1::2], strict=True):
-        key = name.lower()
-        if key in KNOBS:
+    scope: list[ScopeAddition] = []
+    drafts: tuple[int, ...] = ()
+    keywords = {*KNOBS, *PERSONA_FIELDS, *SCOPE_WORDS, *DRAFT_WORDS}
+    i = 0
+    while i < len(words):
+        key = words[i].lower()
+        if key in SCOPE_WORDS:
+            if i + 1 >= len(words):
+                raise UsageError(f"`{key}` needs an issue type and example phrasings in quotes.")
+            name, i = words[i + 1], i + 2
+            if not name.replace("-", "").replace("_", "").isalnum():
+                raise UsageError(f"`{name}` is not a good issue type name: letters, digits, - _.")
+            phrases: list[str] = []
+            while i < len(words) and words[i].lower() not in keywords:
+                phrases += [words[i].strip()] if words[i].strip() else []
+                i += 1
+            scope.append(ScopeAddition(name, SCOPE_WORDS[key], tuple(phrases)))
+            continue
+        if i + 1 >= len(words):
+            raise UsageError(f"`{words[i]}` needs a value.")
+        raw = words[i + 1]
+        if key in DRAFT_WORDS:
+            drafts = _draft_ids(raw)
+        elif key in KNOBS:
             thresholds[key] = parse_unit(raw, key)
         elif key in PERSONA_FIELDS:
             persona[key] = persona_value(key, raw)
         else:
             raise UsageError(
-                f"`{name}` is not something an experiment can change: thresholds "
-                f"({', '.join(KNOBS)}) or persona ({', '.join(PERSONA_FIELDS)})."
+                f"`{words[i]}` is not something an experiment can change: thresholds "
+                f"({', '.join(KNOBS)}), persona ({', '.join(PERSONA_FIELDS)}), `kb-drafts IDS` "
+                'or `scope-in|scope-out NAME "phrase" …`.'
             )
-    return CandidateChange(thresholds, persona)
+        i += 2
+    return CandidateChange(thresholds, persona, tuple(scope), drafts)
 
 
 def parse_channels(raw: str) -> list[str]:
@@ -84,10 +124,13 @@ def _target(exp: Experiment) -> str:
     "experiment start",
     "experiment start NAME CHANGE [--share 20%] [--channels #a,#b]",
     "Serve a candidate change (thresholds answer/clarify/margin, persona tone/length/signoff/"
-    "name) to a share of new conversations, or to chosen channels; the rest stay on the baseline.",
+    'name, `kb-drafts IDS` of pending KB candidates, `scope-in|scope-out NAME "phrase" …`) to '
+    "a share of new conversations, or to chosen channels; the rest stay on the baseline.",
     examples=(
         "experiment start strict answer 0.8 clarify 0.5 --share 20%",
         "experiment start formal persona tone formal --channels #billing-help",
+        "experiment start refund-fix kb-drafts 4,5 --share 20%",
+        'experiment start no-crypto scope-out crypto "should I buy bitcoin" "eth price"',
     ),
     family="experiment",
 )
@@ -103,7 +146,7 @@ def experiment_start(ctx: Context, args: list[str]) -> CommandResult:
     settings = ctx.app.settings.snapshot()
     if change.thresholds:
         check_order({**settings.thresholds(), **change.thresholds})  # as `threshold set` does
-    store = Experiments(ctx.app.engine)
+    store = Experiments(ctx.app.engine, ctx.app.kb)
     try:
         exp, audit_id = store.start(name, change, share, channels, ctx.actor, ctx.caller.platform)
     except ExperimentError as exc:
@@ -215,6 +258,16 @@ def experiment_status_command(ctx: Context, args: list[str]) -> CommandResult:
     )
 
 
+def _changed(values: dict[str, Any]) -> str:
+    """What promote wrote, e.g. `thresholds updated; scope crypto; KB articles #3, #12 published`."""
+    parts = [f"{k} updated" for k in values if k not in ("scope", "kb")]
+    if values.get("scope"):
+        parts.append("scope " + ", ".join(str(n) for n in values["scope"]))
+    if values.get("kb"):
+        parts.append("KB articles " + ", ".join(f"#{a}" for a in values["kb"]) + " published")
+    return "; ".join(parts) or "nothing to write"
+
+
 @command(
     "experiment promote",
     "experiment promote NAME",
@@ -227,14 +280,14 @@ def experiment_promote(ctx: Context, args: list[str]) -> CommandResult:
     if len(args) != 1:
         raise UsageError("Give the experiment's name.")
     try:
-        values, audit_id = Experiments(ctx.app.engine).promote(
+        values, audit_id = Experiments(ctx.app.engine, ctx.app.kb).promote(
             args[0].lower(), ctx.actor, ctx.caller.platform
         )
     except ExperimentError as exc:
         raise CommandError(str(exc)) from None
     return ctx.ok(
         "Experiment promoted",
-        f"`{args[0].lower()}` is now the baseline for everyone ({', '.join(values)} updated) "
+        f"`{args[0].lower()}` is now the baseline for everyone ({_changed(values)}) "
         f"from the next message. Undo: `/deskhand audit undo {audit_id}` (restores the old "
         "settings and resumes the experiment).",
     )
@@ -257,7 +310,8 @@ def experiment_stop(ctx: Context, args: list[str]) -> CommandResult:
         raise CommandError(str(exc)) from None
     return ctx.ok(
         "Experiment stopped",
-        f"`{args[0].lower()}` ended; everyone is on the baseline from the next message. Its "
+        f"`{args[0].lower()}` ended; everyone is on the baseline from the next message (its KB "
+        "drafts stay unpublished candidates, its scope additions unwritten). Its "
         f"figures stay in `/deskhand experiment status {args[0].lower()}`. Undo: "
         f"`/deskhand audit undo {audit_id}` (resumes it; conversations keep their arms).",
     )

@@ -80,7 +80,8 @@ def gaps_command(ctx: Context, args: list[str]) -> CommandResult:
 @command(
     "gaps draft",
     "gaps draft N [--days N]",
-    "Draft an article from the staff answers in gap N's tickets (a KB candidate to review).",
+    "Draft an article from the staff answers in gap N's tickets (a KB candidate to review); "
+    "in LLM mode the model writes it, citing the tickets.",
     role="staff",
     examples=("gaps draft 1",),
     family="review",
@@ -93,7 +94,12 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
     number = parse_int(positional[0], "N", 1, 1000)
     try:
         draft = draft_gap(
-            ctx.app.kb, number, parse_days(flags, DEFAULT_DAYS), actor=ctx.caller.user_id
+            ctx.app.kb,
+            number,
+            parse_days(flags, DEFAULT_DAYS),
+            actor=ctx.caller.user_id,
+            llm=ctx.app.llm,
+            embedder=ctx.app.embedder,
         )
     except GapsError as exc:
         raise CommandError(str(exc)) from exc
@@ -101,11 +107,13 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
         "gaps draft",
         f"candidate:{draft.candidate_id}",
         None,
-        {"title": draft.title, "tickets": draft.ticket_ids},
+        {"title": draft.title, "tickets": draft.ticket_ids, "model": draft.model},
     )
+    by = "written by the LLM" if draft.model != "extractive" else "drafted"
+    note = f"{draft.note}\n" if draft.note else ""
     return ctx.ok(
         "Article drafted",
-        f"Candidate **#{draft.candidate_id} {clip(draft.title, 80)}** drafted from tickets "
+        f"{note}Candidate **#{draft.candidate_id} {clip(draft.title, 80)}** {by} from tickets "
         f"{', '.join(f'#{t}' for t in draft.ticket_ids)}. It is not published: review it with "
         f"`/deskhand kb approve {draft.candidate_id}` (editable) or `kb reject`.\n\n"
         f"{clip(draft.body, 1500)}",

@@ -9,6 +9,7 @@ from admin_commands.contracts import CommandResult, ModalField, ModalSpec
 from admin_commands.parsing import CommandError, UsageError, clip, parse_flags, parse_int
 from admin_commands.registry import Context, command, form_for
 from bot.audit import audited_import
+from bot.improve.flywheel import Plan, learn_from_approval
 from bot.self_calibration import describe
 from knowledge.lint import lint_article
 
@@ -519,6 +520,9 @@ def _approve(
             f"`/deskhand kb approve {candidate_id} --as-is --force`."
         )
     art = ctx.app.kb.approve_candidate(candidate_id, ctx.actor, **edits)
+    learned = learn_from_approval(
+        ctx.app, candidate_id, cand.ticket_id, ctx.actor, ctx.caller.platform
+    )
     proposals = _proposals(ctx)
     if proposals.pop(str(candidate_id), None) is not None:
         ctx.app.settings.record(PROPOSALS, proposals)
@@ -531,7 +535,21 @@ def _approve(
     return ctx.ok(
         "Candidate approved",
         f"Candidate #{candidate_id} is now article **#{art.id} {art.title}**. "
-        f"Edit it with `/deskhand kb edit {art.id}`; undo: `/deskhand audit undo {audit_id}`.",
+        f"Edit it with `/deskhand kb edit {art.id}`; undo: `/deskhand audit undo {audit_id}`."
+        + _learned_text(learned),
+    )
+
+
+def _learned_text(plans: list[Plan]) -> str:
+    """What the classifier got from the approval, in one sentence (nothing when nothing)."""
+    trained = sum(p.train for p in plans)
+    held = sum(p.held_back for p in plans)
+    if not trained and not held:
+        return ""
+    return (
+        f" The member question(s) became {trained} classifier example(s)"
+        + (f" and {held} held-back case(s)" if held else "")
+        + "; it retrains in the background."
     )
 
 

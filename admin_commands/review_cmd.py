@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from admin_commands.contracts import CommandResult
@@ -135,7 +136,8 @@ def review_command(ctx: Context, args: list[str]) -> CommandResult:
         f"Review conversation #{item.conversation_id}",
         f"Why it is here: {item.why}.\n{render_trace(trace)}\n\n"
         f"Tag it: `/deskhand review tag {item.conversation_id} CAUSE [note]` "
-        f"(causes: {', '.join(CAUSES)}; a fix: `--article ID` or `--route R`), "
+        f"(causes: {', '.join(CAUSES)}; a fix: `--article ID`, `--route R` or "
+        f"`--phrasing TYPE`), "
         f"or `/deskhand review skip {item.conversation_id}`.",
         fields=[("Waiting", waiting)],
     )
@@ -143,26 +145,27 @@ def review_command(ctx: Context, args: list[str]) -> CommandResult:
 
 @command(
     "review tag",
-    'review tag ID CAUSE ["NOTE"] [--article ID] [--route answer|clarify|escalate|decline]',
+    'review tag ID CAUSE ["NOTE"] [--article ID] [--route answer|clarify|escalate|decline]'
+    " [--phrasing TYPE]",
     "Record the root cause of a conversation: " + ", ".join(CAUSES) + ".",
     role="staff",
     examples=(
         'review tag 42 knowledge-outdated "refund window changed to 30 days"',
         "review tag 42 wrong-retrieval --article 7",
+        "review tag 42 wrong-routing --phrasing billing",
     ),
     family="review",
 )
 def review_tag(ctx: Context, args: list[str]) -> CommandResult:
     """Store the tag (audited) and say what it feeds."""
-    positional, flags = parse_flags(args, valued={"article", "route"})
+    positional, flags = parse_flags(args, valued={"article", "route", "phrasing"})
     if len(positional) < 2:
         raise UsageError("Give the conversation number and a cause, e.g. `review tag 42 correct`.")
     cid = parse_int(positional[0], "ID", 1, 10**12)
     article = flags.get("article")
     article_id = parse_int(str(article), "--article", 1, 10**9) if article else None
-    return _tag(
-        ctx, cid, positional[1], " ".join(positional[2:]), article_id, str(flags.get("route", ""))
-    )
+    route, phrasing = str(flags.get("route", "")), str(flags.get("phrasing", ""))
+    return _tag(ctx, cid, positional[1], " ".join(positional[2:]), article_id, route, phrasing)
 
 
 @command(
@@ -181,24 +184,46 @@ def review_skip(ctx: Context, args: list[str]) -> CommandResult:
 
 
 def _tag(
-    ctx: Context, cid: int, cause: str, note: str, article_id: int | None, route: str
+    ctx: Context,
+    cid: int,
+    cause: str,
+    note: str,
+    article_id: int | None,
+    route: str,
+    phrasing: str = "",
 ) -> CommandResult:
     try:
-        row = tag(ctx.app, cid, cause, ctx.actor, note, article_id, route)
+        row = tag(ctx.app, cid, cause, ctx.actor, note, article_id, route, phrasing)
     except ReviewError as exc:
         raise CommandError(str(exc)) from exc
     after = {"cause": row.cause, "note": row.note, "fix": row.fix, "queue": row.queue_reason}
     ctx.audit("review tag", f"conversation:{cid}", None, after)
     verb = "Skipped" if row.cause == SKIPPED else f"Tagged `{row.cause}`"
+    fix = json.loads(row.fix or "{}")
     case = (
         " With the fix it is now a regression case (`deskhand eval history`)."
-        if row.fix != "{}"
+        if fix.get("route")
         else ""
     )
     return ctx.ok(
         "Review recorded",
-        f"{verb} on conversation #{cid}.{case} Next: `/deskhand review`.",
+        f"{verb} on conversation #{cid}.{case}{_phrasing_note(fix)} Next: `/deskhand review`.",
     )
+
+
+def _phrasing_note(fix: dict[str, Any]) -> str:
+    """What `--phrasing` did with the member's question."""
+    kind, outcome = fix.get("phrasing"), fix.get("phrasing_outcome")
+    if outcome == "added":
+        return (
+            f" The member's question is now an example phrasing of `{kind}`; the classifier"
+            " retrains in the background."
+        )
+    if outcome == "held back":
+        return f" The member's question is held back to measure the classifier on `{kind}`."
+    if outcome == "already known":
+        return f" `{kind}` already has that phrasing."
+    return ""
 
 
 @command(

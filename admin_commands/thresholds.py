@@ -83,7 +83,7 @@ def threshold_show(ctx: Context, args: list[str]) -> CommandResult:
         "Thresholds",
         f"Answer when confidence ≥ answer, clarify between clarify and answer, escalate below "
         f"clarify (hard triggers always escalate).\nIn {'#' + channel if channel else 'general'}: "
-        f"{_fmt(here)}.\n{describe(settings.get('calibration') or {})}",
+        f"{_fmt(here)}.\n{describe(settings.get('calibration') or {}, settings.get('calibration_failure'))}",
         table=rows,
     )
 

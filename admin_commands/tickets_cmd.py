@@ -209,11 +209,18 @@ def _retype(ctx: Context, ticket_id: int, issue_type: str) -> CommandResult:
     if done.example_added:
         example_audit = ctx.last_audit("scope ")
         parts.append(
-            f"Its question is now an example of `{issue_type}`; the classifier retrains before "
-            f"the next message (undo: `/deskhand audit undo {example_audit}`)."
+            f"Its question is now an example of `{issue_type}`; the classifier retrains in the "
+            f"background (undo: `/deskhand audit undo {example_audit}`)."
+        )
+    elif done.held_back:
+        parts.append(
+            "Its question is kept back to measure the classifier on (one correction in five is), "
+            "so the learning curve in the weekly digest stays honest."
         )
     else:
         parts.append("No new example: the question is empty or already an example.")
+    if done.example_added or done.held_back:
+        ctx.app.classifier_job.start()  # off the message path; a point on the learning curve
     if done.team and done.team != (done.ticket.team or ""):
         parts.append(
             f"`{issue_type}` belongs to team {done.team}: "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bot.candidate_parts import CandidateParts
 from bot.checkpoints import make_checkpointer
 from bot.config import Config, load_config
 from bot.contracts import Member
@@ -17,12 +18,19 @@ from bot.db import make_engine
 from bot.desk import EscalationDesk
 from bot.desk_service import DeskService
 from bot.escalation import EscalationSteps
+from bot.improve.flywheel import ClassifierJob
 from bot.models import IssueType
 from bot.outbox import Outbox
 from bot.policy import Actor, Policy
 from bot.runtime_settings import SettingsStore
 from bot.scope import ScopeStore
-from bot.self_calibration import CalibrationJob, DomainBuilder, kb_stamp, self_calibrate
+from bot.self_calibration import (
+    FAILURE_KEY,
+    CalibrationJob,
+    DomainBuilder,
+    kb_stamp,
+    self_calibrate,
+)
 from bot.service import SupportService
 from graph.builder import build_graph
 from graph.classifier import EmbeddingClassifier
@@ -78,6 +86,7 @@ class Deskhand:
         self.handoff_analyst: HandoffAnalystHook | None = None
         self.llm: LlmRuntime | None = None
         self._classifier: EmbeddingClassifier | None = None
+        self.trained_on: list[tuple[str, str]] = []  # the (text, label) pairs it was trained on
         self._scope_entries: dict[str, ScopeEntry] = {}
         self._help_topics: list[str] = []
         self._scope_stamp: tuple[Any, ...] | None = None
@@ -87,6 +96,7 @@ class Deskhand:
         self._lock = threading.Lock()
         self.repair_report = self.kb.repair()
         self.calibration_job = CalibrationJob(self)
+        self.classifier_job = ClassifierJob(self)
         self.kb.on_added.append(self.calibration_job.start)
         self.service = SupportService(
             self.engine, self.graph, self.graph_deps, self.settings, self.desk, self.policy
@@ -97,6 +107,7 @@ class Deskhand:
             self.engine, self.config.llm or f"extractive/{self.config.embedder}"
         )
         self.service.version_stamp = self.version.stamp
+        self.service.candidate_parts = CandidateParts(self.kb, self.scope)
         self.service.is_staff = self._is_staff_member
         if self.config.llm:
             from bot.llm.setup import enable_llm
@@ -144,6 +155,8 @@ class Deskhand:
         with self._lock:
             result = self_calibrate(self, actor=actor)
             self._kb_stamp = None
+        if self.settings.stored(FAILURE_KEY):
+            self.settings.record(FAILURE_KEY, {})  # succeeded since: no longer news
         return result
 
     def help_topics(self) -> list[str]:
@@ -155,19 +168,36 @@ class Deskhand:
             ]
         return topics[:6]
 
-    def _refresh_classifier(self) -> None:
+    def _scope_version(self) -> tuple[Any, ...]:
         with Session(self.engine) as session:
-            stamp = session.exec(select(func.count(), func.max(IssueType.updated_at))).one()
+            return tuple(session.exec(select(func.count(), func.max(IssueType.updated_at))).one())
+
+    def _refresh_classifier(self) -> None:
+        stamp = self._scope_version()
         if stamp == self._scope_stamp:
             return
+        if self._classifier is not None and self.classifier_job.running():
+            return  # the background job is retraining: this message uses the current classifier
         with self._lock:
             self.retrain()
             self._scope_stamp = stamp
+
+    def retrain_now(self) -> None:
+        """Retrain on the scope as it is now (the background job's step; a cached one loads)."""
+        with self._lock:
+            stamp = self._scope_version()
+            self.retrain()
+            self._scope_stamp = stamp
+
+    def current_classifier(self) -> EmbeddingClassifier | None:
+        """The classifier messages are classified with right now."""
+        return self._classifier
 
     def retrain(self) -> str:
         """Train the issue-type classifier on the scope's example phrasings (cached by fingerprint)."""
         self._scope_entries = self.scope.entries()
         examples, out_labels = self.scope.training_examples()
+        self.trained_on = examples
         if len({label for _, label in examples}) < 2:
             self._classifier = None
             return "no scope"

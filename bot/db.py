@@ -54,6 +54,7 @@ ADDED_COLUMNS = [
     ("decision", "hits", "VARCHAR NOT NULL DEFAULT '[]'"),
     ("decision", "experiment", "VARCHAR NOT NULL DEFAULT ''"),
     ("decision", "arm", "VARCHAR NOT NULL DEFAULT ''"),
+    ("kbcandidate", "edits", "INTEGER"),
 ]
 
 

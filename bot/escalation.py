@@ -51,6 +51,18 @@ def ticket_of_metadata(metadata: dict[str, Any] | None) -> int | None:
         return None
 
 
+def card_goes_first(ticket: Ticket) -> bool:
+    """True when a relay into a ticket's staff thread must bring the card up first.
+
+    The card starts the staff thread. A relay that overtook it (the member's next message,
+    handled by another worker before the escalating one posted the card) would otherwise park
+    at the head of the thread's ordered outbox, with the card queued behind a relay that can
+    never go before it. Every front-end delivers such a relay by first doing the card steps not
+    yet recorded (each runs once), then the relay.
+    """
+    return not ticket.staff_thread_id
+
+
 class EscalationSteps:
     """Reads and writes the steps of escalations."""
 

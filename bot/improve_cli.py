@@ -15,6 +15,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 365:
         sys.stderr.write("--days is 1 to 365.\n")
         return 2
+    if args.draft is not None:
+        return _draft(args)
     report = gaps_report(_searchable_kb(_config()), days=args.days)
     data = report.to_dict()
     if args.json:
@@ -30,6 +32,29 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     print(f"  issue types with no article: {', '.join(report.uncovered_issue_types) or 'none'}")
     for row in report.worst_articles:
         print(f"  worst: #{row['article_id']} {row['title']} {row['not_helpful']}/{row['answers']}")
+    return 0
+
+
+def _draft(args: argparse.Namespace) -> int:
+    """`deskhand gaps --draft N`: the LLM's article (in LLM mode) or the extractive one, queued."""
+    from dataclasses import asdict
+
+    from bot.cli import _app
+    from bot.improve.gaps import GapsError, draft_gap
+
+    app = _app()
+    try:
+        draft = draft_gap(app.kb, args.draft, args.days, "cli", app.llm, app.embedder)
+    except GapsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(asdict(draft), ensure_ascii=False) + "\n")
+        return 0
+    if draft.note:
+        print(draft.note)
+    print(f"Candidate #{draft.candidate_id} ({draft.model}): {draft.title}\n\n{draft.body}")
+    print(f"\nNot published yet: review it in chat with /deskhand kb approve {draft.candidate_id}")
     return 0
 
 
@@ -62,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gaps", help="knowledge gaps: what members ask that the KB does not answer")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--draft", type=int, metavar="N", help="draft an article from gap N's tickets")
     p.set_defaults(func=cmd_gaps)
     p = sub.add_parser("shadow", help="shadow mode: bot drafts against what staff did")
     p.add_argument("--days", type=int, default=30)

@@ -353,15 +353,16 @@ class InboxWorker:
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until nothing is in flight and nothing due waits in the inbox (tests, bench)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:  # look at least once: a thread scheduled late must not report busy unseen
             with self._wake:
                 busy = bool(self._inflight)
             if not busy and not self.inbox.open_count(self.platform, due_only=True):
                 with self._wake:
                     if not self._inflight:
                         return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.02)
-        return False
 
     # ---- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:

@@ -292,3 +292,28 @@ class Experiment(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     ended_by: str = ""
     ended_at: datetime | None = None
+
+
+class ClassifierExample(SQLModel, table=True):
+    """A labelled phrasing from real work (a corrected issue type, an approved phrasing): trained
+    on, or held back to measure the classifier (the data flywheel's learning curve)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str
+    issue_type: str = Field(index=True)
+    source: str = ""  # corrected_type | approved_phrasing
+    ref: str = ""  # where it came from, e.g. "ticket #12"
+    held_back: bool = False  # measured on, never trained on
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ClassifierPoint(SQLModel, table=True):
+    """One point of the learning curve: after a retrain, accuracy on the held-back cases."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    examples: int = 0  # training phrasings of the retrained classifier
+    learned: int = 0  # of those, added from real work (ClassifierExample rows trained on)
+    held_back: int = 0  # cases measured on
+    correct: int = 0
+    fingerprint: str = ""

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     # once stored, admin values win over the self-calibrated ones (domain_margin is not an admin knob)
     "thresholds": {k: v for k, v in DEFAULT_THRESHOLDS.items() if k != "domain_margin"},
     "calibration": {},  # what self-calibration picked at import (bot.self_calibration)
+    "calibration_failure": {},  # the last failed background calibration: at, error
     "channel_thresholds": {},  # channel_id -> partial thresholds
     "persona": {"tone": "friendly", "length": "medium", "signoff": "", "name": "Deskhand"},
     "channels": {},  # "platform:channel_id" -> {enabled, mode: mention-only|all, shadow}

@@ -5,13 +5,14 @@ adapter (knowledge.adapter) fitted to the same synthesised phrasings."""
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bot.background_job import RerunningJob
 from graph.domain import DomainModel, calibrate, load_background, match_answer_share
 from graph.nodes.common import hit_to_dict
 from graph.routing import confidence_of
@@ -33,6 +34,8 @@ PLANNING_SHARE = 0.75
 # map fitted without their own phrasing (a map fitted on them makes them look too easy)
 ADAPTER_FOLDS = 5
 OPENING_CHARS = 500  # of each article's body, embedded to spot near-duplicate articles
+RETRY_DELAYS_S = (2.0, 10.0)  # a background calibration that failed is tried twice more
+FAILURE_KEY = "calibration_failure"  # the last failure, shown by `threshold show`
 log = logging.getLogger(__name__)
 
 
@@ -159,65 +162,82 @@ def self_calibrate(
     return result
 
 
-class CalibrationJob:
+class CalibrationJob(RerunningJob):
     """Self-calibrates a never-calibrated knowledge base in the background, at start-up or right
     after articles arrive, so the first member's message does not pay for it."""
 
+    name = "deskhand-calibrate"
+
     def __init__(self, app: Deskhand) -> None:
+        super().__init__()
         self.app = app
-        self._thread: threading.Thread | None = None
-        self._again = False
-        self._guard = threading.Lock()
+        self._count = -1
 
     def needed(self) -> bool:
         """Articles exist and nothing has been calibrated for them yet."""
         return not self.app.settings.get("calibration") and kb_stamp(self.app)[0] > 0
 
-    def start(self) -> None:
-        """Calibrate in a background thread if needed (again after it, if articles keep coming)."""
-        with self._guard:
-            if self._thread is not None:
-                self._again = True
-                return
-            if not self.needed():
-                return
-            # not a daemon: exiting mid-calibration would abort inside the native search code
-            self._thread = threading.Thread(target=self._run, name="deskhand-calibrate")
-            self._thread.start()
+    def _begin(self) -> None:
+        self._count = -1
 
-    def wait(self) -> None:
-        """Block until a running calibration has finished (no-op when none runs)."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+    def _pass(self) -> None:
+        now = kb_stamp(self.app)[0]  # again after it only if articles kept coming
+        if now != self._count and (self._count >= 0 or self.needed()):
+            self._count = now
+            self._calibrate_with_retries()
 
-    def _run(self) -> None:
-        count = -1
-        while True:
+    def _calibrate_with_retries(self) -> None:
+        """Retry a failed calibration (a busy database is the usual cause), then record the failure."""
+        for delay in (*RETRY_DELAYS_S, None):
             try:
-                now = kb_stamp(self.app)[0]
-                if now != count and (count >= 0 or self.needed()):
-                    count = now
-                    self.app.recalibrate(actor="start-up")  # also embeds the phrasings, cached
-            except Exception:  # a failed calibration leaves the product defaults in use
-                log.exception("background self-calibration failed")
-            with self._guard:
-                if not self._again:
-                    self._thread = None
-                    return
-                self._again = False
+                self.app.recalibrate(actor="start-up")  # also embeds the phrasings, cached
+            except Exception as exc:
+                if delay is not None:
+                    log.warning("self-calibration failed (%s); retrying in %.0f s", exc, delay)
+                    time.sleep(delay)
+                    continue
+                log.exception("background self-calibration failed; product defaults stay in use")
+                self._record_failure(exc)
+                return
+            return
+
+    def _record_failure(self, exc: Exception) -> None:
+        """Keep the last failure where `threshold show` reads it, so it is not only in a log."""
+        settings = self.app.settings
+        try:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            settings.record(
+                FAILURE_KEY,
+                {
+                    "at": utcnow().isoformat(timespec="seconds"),
+                    "error": f"{type(exc).__name__}: {reason}",
+                },
+            )
+        except Exception:  # the database that failed calibration may refuse this write too
+            log.exception("could not record the self-calibration failure")
 
 
-def describe(cal: dict[str, Any]) -> str:
-    """One line for `kb import` and `threshold show`."""
+def describe(cal: dict[str, Any], failure: dict[str, Any] | None = None) -> str:
+    """One line for `kb import` and `threshold show` (and why calibration failed, if it did)."""
+    if failure and not cal:
+        return (
+            f"Self-calibration failed at {failure.get('at', '?')} ({failure.get('error', '?')}); "
+            "product defaults in use. It is tried again when the bot restarts or articles are imported."
+        )
     if not cal:
         return "Self-calibration: not run yet (product defaults in use)."
     if cal.get("skipped"):
         return f"Self-calibration skipped ({cal['skipped']}); product defaults in use."
+    stale = (
+        f" A later recalibration failed at {failure.get('at', '?')} ({failure.get('error', '?')}); "
+        "these values are from before it."
+        if failure
+        else ""
+    )
     return (
         f"Self-calibrated on {cal['articles']} articles: answer ≥ {cal['answer']:.2f}, "
         f"off-topic below domain score {cal['domain_margin']:+.2f}. Expected: "
         f"{cal['expected_wrong_rate']:.1%} of messages answered wrongly "
         f"(target {cal['target_wrong_rate']:.0%}), {cal['expected_off_topic_answered']:.1%} of "
-        f"off-topic answered, {cal['expected_in_scope_declined']:.1%} of in-scope declined."
+        f"off-topic answered, {cal['expected_in_scope_declined']:.1%} of in-scope declined." + stale
     )

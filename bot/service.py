@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +47,9 @@ from graph.deps import GraphDeps
 from graph.turns import NONE_FIT_OPTION, TurnInput, TurnKind
 from knowledge.models import utcnow
 
+if TYPE_CHECKING:  # the app wires it in; tests of the service alone run without it
+    from bot.candidate_parts import CandidateParts
+
 log = logging.getLogger(__name__)
 
 BUTTON_TURNS = {
@@ -81,6 +84,8 @@ class SupportService:
         self.desk = desk
         self.gate = AbuseGate()
         self.experiments = Experiments(engine)
+        # set by the app: the candidate arm's drafts and scope (None: thresholds/persona only)
+        self.candidate_parts: CandidateParts | None = None
         # set by the app: (settings, channel_id) -> short config hash recorded on each decision
         self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
         # set by the app from its Policy: is this author staff? (shadow channels record their replies)
@@ -99,7 +104,7 @@ class SupportService:
             return apply_outcome(hold(self, msg, held), msg, redaction)
         shadow = bool(settings.channel(msg.platform, msg.channel_id).get("shadow"))
         if (human := record_shadow_reply(self.engine, msg, shadow, self.is_staff)) is not None:
-            return human
+            return apply_outcome(human, msg, redaction)  # a pasted secret: warn them to rotate it
         conv = self._conversation(msg)
         if conv.status == "resolved" and (reopened := reopen_for(self.engine, conv, msg)):
             reply = self._relay_to_staff(conv, msg)
@@ -227,18 +232,25 @@ class SupportService:
             "thresholds": settings.thresholds(msg.channel_id),
             "persona": settings.persona(),
         }
+        candidate = assignment.experiment if assignment and assignment.arm == "candidate" else ""
+        version = self.version_stamp(settings, msg.channel_id)
+        if candidate and self.candidate_parts:
+            version = self.candidate_parts.version(version, candidate)
         labels = {  # recorded on the decision for monitoring segments
             "member_tier": member_tier(settings, msg.platform, msg.member),
-            "bot_version": self.version_stamp(settings, msg.channel_id),
+            "bot_version": version,
             "experiment": assignment.experiment if assignment else "",
             "arm": assignment.arm if assignment else "",
         }
         try:
+            deps = self.deps_factory()
+            if candidate and self.candidate_parts:
+                deps = self.candidate_parts.deps(deps, candidate)
             with conversation_scope(conv.id):
                 out = self.graph.invoke(
                     state_in,
                     config={"configurable": {"thread_id": conv.key}},
-                    context=self.deps_factory(),
+                    context=deps,
                     durability="exit",
                 )
         except Exception:

@@ -20,6 +20,7 @@ from bot.audit import record_audit
 from bot.contracts import IncomingMessage
 from bot.desk import DeskError, ticket_view
 from bot.desk_outcome import DeskOutcome, MemberPost, StaffNotice, member_outcome, outbox_items
+from bot.improve import flywheel
 from bot.models import AuditEntry, Conversation, EscalationStep, IssueType, Message, Ticket
 from bot.runtime_settings import SettingsStore
 from graph.smalltalk import small_talk_kind
@@ -28,7 +29,6 @@ from knowledge.models import utcnow
 OPEN_STATUSES = ("open", "claimed")
 LISTS = ("open", "unclaimed", "mine", "all")
 REOPEN_WINDOW = timedelta(days=14)  # a later message in the thread is a new question
-MAX_EXAMPLE_CHARS = 300
 CARD_STEPS = ("card_recorded", "transcript_posted")  # redone when a ticket moves channel
 TEAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -65,6 +65,7 @@ class Retype:
     audit_id: int
     team: str  # the corrected type's team ('' if none)
     outcome: DeskOutcome  # already recorded in the outbox for the ticket's platform
+    held_back: bool = False  # the question was kept to measure the classifier on, not trained on
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -333,7 +334,8 @@ def correct_type(
     """Set a ticket's issue type and teach the classifier its question as a labelled example.
 
     The question is added to the issue type's example phrasings (the classifier's training data,
-    `IssueType.examples`) through the scope store, which audits it (undo: `audit undo`).
+    `IssueType.examples`) through the scope store, which audits it (undo: `audit undo`) — unless
+    the flywheel's stable coin holds it back to measure the classifier on (one in five).
     """
     rows = {r.name: r for r in scope.all()}
     if issue_type not in rows:
@@ -353,17 +355,19 @@ def correct_type(
             conv.issue_type = issue_type
             session.add(conv)
         session.add(ticket)
-        question = " ".join((ticket.question or "").split())[:MAX_EXAMPLE_CHARS]
-        row = rows[issue_type]
-        examples = json.loads(row.examples or "[]")
-        add = bool(question) and question not in examples
+        planned = flywheel.plan(rows, ticket.question or "", issue_type)
+        question, add = planned.text, planned.train
         entry = record_audit(
             session,
             actor,
             "ticket type",
             f"ticket:{ticket_id}",
             {"issue_type": before},
-            {"issue_type": issue_type, "example": question if add else ""},
+            {
+                "issue_type": issue_type,
+                "example": question if add else "",
+                "held_back": question if planned.held_back else "",
+            },
             platform,
         )
         notices = []
@@ -377,11 +381,18 @@ def correct_type(
         session.commit()
         session.refresh(ticket)
         session.refresh(entry)
-    if add:
-        fields = {k: v for k, v in row.model_dump().items() if k != "updated_at"}
-        fields["examples"] = json.dumps([*examples, question])
-        scope.upsert(IssueType(**fields), actor=actor, platform=platform)
-    return Retype(ticket, before, add, entry.id or 0, row.team, outcome)
+    flywheel.learn(
+        engine,
+        scope,
+        planned,
+        issue_type,
+        "corrected_type",
+        f"ticket #{ticket_id}",
+        actor,
+        platform,
+    )
+    team = rows[issue_type].team
+    return Retype(ticket, before, add, entry.id or 0, team, outcome, planned.held_back)
 
 
 # ---- reopen ----------------------------------------------------------------------------------

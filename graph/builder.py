@@ -9,35 +9,31 @@ from langgraph.graph import END, START, StateGraph
 from graph.deps import GraphDeps
 from graph.nodes.answer import answer
 from graph.nodes.clarify import clarify
-from graph.nodes.classify import classify
 from graph.nodes.escalate import escalate
-from graph.nodes.guard import guard
 from graph.nodes.respond import respond
-from graph.nodes.retrieve import retrieve
-from graph.nodes.route import route
-from graph.routing import after_answer, after_guard, after_route_or_respond
+from graph.nodes.steps import guard_and_classify, retrieve_and_route
+from graph.routing import after_answer, after_classify, after_route_or_respond
 from graph.state import SupportState
 
 
 def build_graph(checkpointer: Any | None = None) -> Any:
-    """guard → classify → retrieve → route → answer | clarify | escalate | respond."""
+    """classify (after guard) → retrieve (then route) → answer | clarify | escalate | respond.
+
+    Guard and route run inside their neighbours (graph.nodes.steps): fewer supersteps per message.
+    """
     builder = StateGraph(SupportState, context_schema=GraphDeps)
-    builder.add_node("guard", guard)
-    builder.add_node("classify", classify)
-    builder.add_node("retrieve", retrieve)
-    builder.add_node("route", route)
+    builder.add_node("classify", guard_and_classify)
+    builder.add_node("retrieve", retrieve_and_route)
     builder.add_node("answer", answer)
     builder.add_node("clarify", clarify)
     builder.add_node("escalate", escalate)
     builder.add_node("respond", respond)
-    builder.add_edge(START, "guard")
+    builder.add_edge(START, "classify")
     builder.add_conditional_edges(
-        "guard", after_guard, {"clarify": "clarify", "classify": "classify"}
+        "classify", after_classify, {"clarify": "clarify", "retrieve": "retrieve"}
     )
-    builder.add_edge("classify", "retrieve")
-    builder.add_edge("retrieve", "route")
     builder.add_conditional_edges(
-        "route",
+        "retrieve",
         after_route_or_respond,
         {"answer": "answer", "clarify": "clarify", "escalate": "escalate", "respond": "respond"},
     )

@@ -123,6 +123,11 @@ def after_guard(state: SupportState) -> str:
     return "clarify" if "empty" in (state.get("guard_flags") or []) else "classify"
 
 
+def after_classify(state: SupportState) -> str:
+    """Empty input was flagged by the guard and never classified: ask what they need."""
+    return "clarify" if after_guard(state) == "clarify" else "retrieve"
+
+
 def after_route(state: SupportState) -> str:
     """Follow the decision written by the route node."""
     return state["route"]

@@ -71,6 +71,20 @@ class _Snapshot:
             self._bm25 = Bm25(terms)
         return self._bm25
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[dict[str, Any]]:
+        """The k rows closest to a query vector by cosine (rows carry `cosine`), best first."""
+        if not self.rows or k <= 0:
+            return []
+        norm = float(np.linalg.norm(vector)) or 1.0
+        sims = self.vectors @ (vector / norm)
+        top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else None
+        order = top[np.argsort(-sims[top])] if top is not None else np.argsort(-sims)
+        return [{**self.rows[i], "cosine": float(sims[i])} for i in order]
+
+    def matches(self, bm25: Bm25, query: str, k: int) -> list[dict[str, Any]]:
+        """The k best BM25 rows for a sanitised query (rows carry `bm25`), best first."""
+        return [{**self.rows[i], "bm25": score} for i, score in bm25.search(query, k)]
+
     @classmethod
     def load(cls, table: Any, version: int) -> _Snapshot:
         data = table.to_arrow()
@@ -187,6 +201,10 @@ class LanceIndex:
             for row, vec in zip(rows, vectors, strict=True):
                 row["vector"] = np.asarray(vec, dtype=np.float32)
         return rows
+
+    def rows_for(self, articles: Sequence[ArticleLike]) -> list[dict[str, Any]]:
+        """Chunked, embedded rows for articles without writing them (draft views keep them aside)."""
+        return self._rows(articles)
 
     def upsert_article(self, article: ArticleLike) -> int:
         """Replace all chunks of one article; returns the number of chunks written."""
@@ -324,6 +342,11 @@ class LanceIndex:
             sums[aid] = sums[aid] + arr if aid in sums else arr
         return {aid: total / (float(np.linalg.norm(total)) or 1.0) for aid, total in sums.items()}
 
+    def current_snapshot(self) -> _Snapshot | None:
+        """The in-memory copy of the current table (None: no table yet, or too big to hold)."""
+        table = self._open()
+        return None if table is None else self._snapshot(table)
+
     def _snapshot(self, table: Any) -> _Snapshot | None:
         """The cached copy of the current table version (None when the table is too big)."""
         version = table.version
@@ -349,6 +372,32 @@ class LanceIndex:
         )
         return sorted(rows, key=lambda r: int(r["chunk_id"].rsplit(":", 1)[1]))
 
+    def search_both(
+        self, vector: np.ndarray, text: str, k: int = 50
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """search_vector and search_text on one table version: one version check per question.
+
+        Reading the table version is a round trip through LanceDB's event-loop thread; a
+        question used to pay it twice.
+        """
+        table = self._open()
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        usable = vec.shape[0] == self.embedder.dim and bool(np.all(np.isfinite(vec)))
+        snap = self._snapshot(table) if table is not None and k > 0 else None
+        if snap is None:
+            return self.search_vector(vector, k), self.search_text(text, k)
+        query = fts_query(text)
+        return (
+            snap.nearest(vec, k) if usable else [],
+            self._bm25_rows(snap, query, k) if query else [],
+        )
+
+    def _bm25_rows(self, snap: _Snapshot, query: str, k: int) -> list[dict[str, Any]]:
+        """BM25 matches from the in-memory postings of one table version."""
+        with self._bm25_lock:  # not the write lock: a question never waits on a reindex
+            bm25 = snap.bm25(self._analysed)
+        return snap.matches(bm25, query, k)
+
     def search_vector(self, vector: np.ndarray, k: int = 50) -> list[dict[str, Any]]:
         """Nearest chunks by cosine; each row carries `cosine` in [-1, 1]."""
         table = self._open()
@@ -359,13 +408,7 @@ class LanceIndex:
             return []
         snap = self._snapshot(table)
         if snap is not None:
-            if not snap.rows:
-                return []
-            norm = float(np.linalg.norm(vec)) or 1.0
-            sims = snap.vectors @ (vec / norm)
-            top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else None
-            order = top[np.argsort(-sims[top])] if top is not None else np.argsort(-sims)
-            return [{**snap.rows[i], "cosine": float(sims[i])} for i in order]
+            return snap.nearest(vec, k)
         rows: list[dict[str, Any]] = (
             table.search(vec, vector_column_name="vector")
             .distance_type("cosine")
@@ -387,7 +430,7 @@ class LanceIndex:
         if snap is not None:  # in memory: same scores as the LanceDB index, ~10x faster
             with self._bm25_lock:  # not the write lock: a question never waits on a reindex
                 bm25 = snap.bm25(self._analysed)
-            return [{**snap.rows[i], "bm25": score} for i, score in bm25.search(query, k)]
+            return snap.matches(bm25, query, k)
         try:
             found: list[dict[str, Any]] = (
                 table.search(query, query_type="fts", fts_columns="text")

@@ -61,6 +61,7 @@ class KbCandidate(SQLModel, table=True):
     staff_id: str = ""
     status: str = Field(default="pending", index=True)  # pending | approved | rejected
     article_id: int | None = None
+    edits: int | None = None  # the article this replaces when approved (None: a new article)
     created_at: datetime = Field(default_factory=utcnow)
     reviewed_by: str = ""
     reviewed_at: datetime | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -18,10 +18,17 @@ from knowledge.adapter import adapt
 from knowledge.chunking import is_title_chunk
 from knowledge.contracts import Embedder, Hit
 
-if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
-    from knowledge.index import LanceIndex
-
 MAX_QUERY_CHARS = 2_000
+
+
+class ChunkSearch(Protocol):
+    """What retrieval needs from an index: a LanceIndex, or a DraftView over one."""
+
+    def search_vector(self, vector: np.ndarray, k: int = 50) -> list[dict[str, Any]]: ...
+
+    def search_text(self, text: str, k: int = 50) -> list[dict[str, Any]]: ...
+
+    def chunks_of(self, article_id: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ def _words(text: str) -> frozenset[str]:
 class HybridRetriever:
     """Vector + full-text search over a LanceIndex, fused into one confidence-like score per article."""
 
-    def __init__(self, index: LanceIndex, embedder: Embedder, weights: Weights | None = None):
+    def __init__(self, index: ChunkSearch, embedder: Embedder, weights: Weights | None = None):
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
@@ -97,9 +104,13 @@ class HybridRetriever:
         mapping = self.adapter if adapter is None else adapter
         vec = vec if mapping is None else adapt(vec, mapping)
         pool = max(self.weights.pool, 8 * k)
-        aggs = self._aggregate(
-            self.index.search_vector(vec, pool), self.index.search_text(text, pool), text
+        both = getattr(self.index, "search_both", None)  # a LanceIndex: one version check
+        vec_rows, text_rows = (
+            both(vec, text, pool)
+            if both is not None
+            else (self.index.search_vector(vec, pool), self.index.search_text(text, pool))
         )
+        aggs = self._aggregate(vec_rows, text_rows, text)
         scored = sorted(
             ((self._scores(agg), aid, agg) for aid, agg in aggs.items()),
             key=lambda item: (-item[0][0], item[1]),

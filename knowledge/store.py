@@ -324,24 +324,99 @@ class KnowledgeBase:
         body: str | None = None,
         topic: str | None = None,
     ) -> Article:
-        """Publish a pending candidate as a new article (optionally edited) and mark it approved."""
+        """Publish a pending candidate (optionally edited) and mark it approved.
+
+        A candidate that edits an article becomes that article's next version; others a new one.
+        """
         with Session(self.engine, expire_on_commit=False) as s:
             cand = self._pending(s, candidate_id)
-        art = self.add_article(
-            title=title or cand.question,
-            body=body or cand.answer,
-            topic=topic or cand.topic,
-            owner=cand.staff_id,
-            source=f"candidate:{candidate_id}",
-            external_id=str(candidate_id),
-            actor=actor,
-        )
+        if cand.edits is not None:
+            art = self.edit_article(
+                cand.edits,
+                actor=actor,
+                title=title or cand.question,
+                body=body or cand.answer,
+                topic=topic or cand.topic,
+            )
+        else:
+            art = self.add_article(
+                title=title or cand.question,
+                body=body or cand.answer,
+                topic=topic or cand.topic,
+                owner=cand.staff_id,
+                source=f"candidate:{candidate_id}",
+                external_id=str(candidate_id),
+                actor=actor,
+            )
         with session_scope(self.engine) as s:
             cand = self._pending(s, candidate_id)
             cand.status, cand.article_id = "approved", art.id
             cand.reviewed_by, cand.reviewed_at = actor, utcnow()
             s.add(cand)
         return art
+
+    def draft_edit(
+        self,
+        article_id: int,
+        actor: str,
+        title: str | None = None,
+        body: str | None = None,
+        from_version: int | None = None,
+    ) -> KbCandidate:
+        """Queue a new text for a published article as a pending candidate (not served yet).
+
+        The text is given, or an earlier version's (`from_version`); unset fields keep the
+        article's current text.
+        """
+        art = self.get(article_id)
+        base_title, base_body = art.title, art.body
+        if from_version is not None:
+            snap = next(
+                (
+                    v
+                    for v in self.history(article_id)
+                    if v.version == from_version and v.action != "remove"
+                ),
+                None,
+            )
+            if snap is None:
+                raise KnowledgeError(f"article {article_id} has no version {from_version}")
+            base_title, base_body = snap.title, snap.body
+        fields = self._validated(
+            {"title": title or base_title, "body": body or base_body, "topic": art.topic}
+        )
+        if (fields["title"], fields["body"]) == (art.title, art.body):
+            raise KnowledgeError(f"the draft is the same as article {article_id}'s current text")
+        cand = KbCandidate(
+            question=fields["title"],
+            answer=fields["body"],
+            topic=fields["topic"],
+            staff_id=actor,
+            edits=article_id,
+        )
+        with session_scope(self.engine) as s:
+            s.add(cand)
+        return cand
+
+    def withdraw_candidate(
+        self, candidate_id: int, actor: str, published_version: int | None = None
+    ) -> KbCandidate:
+        """Undo an approval: remove the new article, or revert the edited one; pending again."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            cand = s.get(KbCandidate, candidate_id)
+        if cand is None or cand.status != "approved" or cand.article_id is None:
+            raise KnowledgeError(f"candidate {candidate_id} is not approved")
+        if cand.edits is not None:
+            version = (published_version or self.get(cand.edits).version) - 1
+            self.revert(cand.edits, version, actor=actor)
+        else:
+            self.remove_article(cand.article_id, actor=actor)
+        with session_scope(self.engine) as s:
+            row = s.get(KbCandidate, candidate_id)
+            assert row is not None
+            row.status, row.article_id, row.reviewed_by, row.reviewed_at = "pending", None, "", None
+            s.add(row)
+        return row
 
     def reject_candidate(self, candidate_id: int, actor: str) -> KbCandidate:
         """Mark a pending candidate rejected."""

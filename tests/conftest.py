@@ -65,6 +65,7 @@ def app(sample_template, tmp_path, embedder) -> Iterator:
     """A fresh sample-loaded app per test, for tests that change settings or knowledge."""
     deskhand = copy_app(sample_template, tmp_path / "home", embedder)
     yield deskhand
+    deskhand.classifier_job.wait()  # a background retrain finishes before its data dir goes
     deskhand.engine.dispose()
 
 

@@ -130,3 +130,35 @@ def test_a_citation_without_url_is_just_its_title(app) -> None:
     text = out.getvalue()
     assert "Sources: Dark mode; Billing (https://x.example/b)" in text
     assert "Dark mode ()" not in text
+
+
+def test_a_relay_that_overtakes_its_card_brings_the_card_up_first(app) -> None:
+    """The Slack/Discord race on the console: a ticket whose card was never drawn gets the
+    member's next message; the card is drawn first and the relay lands in its thread."""
+    from bot.contracts import IncomingMessage
+
+    console, out = _console()
+    session = ConsoleSession(app, console=console)
+    escalated = app.service.handle(  # decided and recorded outside the session: no card drawn
+        IncomingMessage(
+            "console",
+            "help",
+            session.thread,
+            "",
+            "I want to talk to a human",
+            session.user,
+            channel_name="#help",
+        )  # fmt: skip
+    )
+    assert escalated.route == "escalate" and escalated.ticket_id
+    assert session.ask("it's urgent, please").route == "relay"
+    ticket = app.desk.get(escalated.ticket_id)
+    assert ticket.staff_thread_id
+    assert [c for c, card in session.cards if card.ticket_id == escalated.ticket_id]
+    assert session.staff_threads[-1] == (
+        ticket.staff_channel_id,
+        ticket.staff_thread_id,
+        "it's urgent, please",
+    )
+    text = out.getvalue()
+    assert text.index(f"ticket #{escalated.ticket_id}") < text.index("relayed to ticket")

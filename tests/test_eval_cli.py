@@ -65,6 +65,28 @@ def test_eval_retrieval_and_decisions_json(
     tmp_path: Path, slices: dict[str, Path], datasets: Path
 ) -> None:
     faq, queries = datasets / "covidfaq" / "faq.jsonl", datasets / "covidfaq" / "queries.jsonl"
+    pairs = tmp_path / "pairs.jsonl"  # stands in for the held-out pairs, which are run once
+    pairs.write_text(
+        json.dumps(
+            {
+                "first": "my parcel arrived damaged, can I claim a refund?",
+                "followup": "how long does that take?",
+                "articles": ["refunds"],
+                "kind": "context",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "first": "a billing thing",
+                "followup": "my hub arrived broken",
+                "articles": ["hub-shipping-returns"],
+                "kind": "new_topic",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     run = deskhand(
         tmp_path / "home",
         "eval",
@@ -96,6 +118,8 @@ def test_eval_retrieval_and_decisions_json(
         str(queries),
         "--oos",
         str(slices["oos"]),
+        "--heldout-followups",
+        str(pairs),
         "--limit",
         "60",
         "--split",
@@ -127,6 +151,10 @@ def test_eval_retrieval_and_decisions_json(
         for k in ("answered_correct", "answered_wrong", "clarified", "escalated", "declined")
     )
     assert data["smalltalk_n"] == 50 and data["smalltalk_ticket_rate"] == 0.0
+    dev, heldout = data["followups"]["dev"], data["followups"]["heldout"]
+    assert dev["context"]["n"] == 15 and dev["new_topic"]["n"] == 5
+    assert heldout["kb"] == "sample" and heldout["context"]["answered_right"] == 1
+    assert heldout["new_topic"]["answered_right"] == heldout["new_topic"]["treated_as_new"] == 1
     low, high = data["intervals_95"]["in_scope_correct_rate"]
     assert low <= data["in_scope_correct_rate"] <= high
     assert data["oos_answered"] == 0

@@ -157,3 +157,58 @@ def test_calibration_fits_a_query_adapter_for_this_help_center(tmp_path, embedde
     hits = app.kb.search("my parcel arrived damaged, can I get a refund?", k=3)
     assert hits[0].title == "Refunds for damaged parcels"
     app.engine.dispose()
+
+
+def test_a_busy_database_is_retried_then_the_failure_is_shown_not_only_logged(
+    tmp_path, embedder, monkeypatch
+) -> None:
+    """A write lock held by another process fails calibration for real; it is retried, and when
+    every try fails `threshold show` says so, until a later calibration succeeds and clears it."""
+    import logging
+    import sqlite3
+
+    import bot.self_calibration as self_calibration
+    from admin_commands import run_command
+    from knowledge.ingest import import_path
+    from tests.admin.conftest import ROLE_CONFIG, STAFF
+
+    app = make_app(tmp_path / "home", embedder, sample=False, **ROLE_CONFIG)
+    app.kb.on_added.clear()  # calibrate only when the test starts the job
+    import_path(app.kb, write_kb(tmp_path / "kb"))
+    monkeypatch.setattr(self_calibration, "RETRY_DELAYS_S", (0.0,))  # one retry, no pause
+
+    other = sqlite3.connect(app.engine.url.database, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database for every attempt
+    retries: list[str] = []
+
+    class ReleaseOnGiveUp(logging.Handler):
+        """The lock outlives both attempts; released once the job gives up, so it can record."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "retrying" in record.getMessage():
+                retries.append(record.getMessage())
+            if "product defaults stay in use" in record.getMessage():
+                other.execute("ROLLBACK")
+
+    handler = ReleaseOnGiveUp()
+    self_calibration.log.addHandler(handler)
+    try:
+        app.calibration_job.start()
+        app.calibration_job.wait()
+    finally:
+        self_calibration.log.removeHandler(handler)
+        other.close()
+
+    assert len(retries) == 1 and "locked" in retries[0]
+    assert not app.settings.get("calibration")
+    failure = app.settings.get("calibration_failure")
+    assert "OperationalError" in failure["error"] and failure["at"]
+    shown = run_command(app, STAFF, "threshold show").text
+    assert "Self-calibration failed at" in shown and "OperationalError" in shown
+
+    app.calibration_job.start()  # the database is free again
+    app.calibration_job.wait()
+    assert app.settings.get("calibration")["articles"] == 5
+    assert app.settings.get("calibration_failure") == {}
+    assert "Self-calibrated on 5 articles" in run_command(app, STAFF, "threshold show").text
+    app.engine.dispose()

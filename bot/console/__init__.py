@@ -24,6 +24,7 @@ from bot.contracts import Citation, IncomingMessage, Member, Reply
 from bot.desk import DeskError
 from bot.desk_outcome import CARD_KIND, OUTCOME_KIND
 from bot.desk_service import RATING_PROMPT, DeskOutcome
+from bot.escalation import card_goes_first
 from bot.llm.assist import suggest_reply
 from bot.policy import Actor
 
@@ -132,12 +133,15 @@ class ConsoleSession:
         """Render a reply in the help channel and, on escalation, the staff channel."""
         self.last = reply
         if reply.route == "relay":
-            line = plain(f"#staff ← relayed to ticket #{reply.ticket_id}: ", "dim")
-            self.console.print(line.append(reply.relay_text or ""))
             if reply.ticket_id:
                 ticket = self.app.desk.get(reply.ticket_id)
+                if card_goes_first(ticket):  # a relay that overtook its card brings it up first
+                    self.post_card(reply.ticket_id)
+                    ticket = self.app.desk.get(reply.ticket_id)
                 where = (ticket.staff_channel_id, ticket.staff_thread_id)
                 self.staff_threads.append((*where, reply.relay_text or ""))
+            line = plain(f"#staff ← relayed to ticket #{reply.ticket_id}: ", "dim")
+            self.console.print(line.append(reply.relay_text or ""))
             return
         body = reply.text
         if reply.citations:

@@ -22,7 +22,7 @@ from bot.discord.delivery import (
     send_outcome,
 )
 from bot.discord.people import interaction_actor, message_actor
-from bot.escalation import is_staff_channel, member_notice
+from bot.escalation import card_goes_first, is_staff_channel, member_notice
 from bot.llm import assist
 from bot.outbox import staff_key
 
@@ -58,36 +58,50 @@ async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool =
     Each step is recorded (card_intent, card_recorded, transcript_posted), so a retry or a
     start-up repair does only what is missing.
     """
+    if raise_errors:
+        await advance_escalation(bot, ticket_id)
+        return True
+    view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
+    done = await asyncio.to_thread(bot.app.escalations.steps, ticket_id)
+    if view.get("staff_thread_id") and "transcript_posted" in done:
+        return True  # already delivered (a retry after a partial failure, or a relay brought it)
+    if not staff_channel_for(bot, view):
+        log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
+        return False
+    return await guarded(
+        bot,
+        "escalation_card",
+        {"ticket_id": ticket_id},
+        lambda: advance_escalation(bot, ticket_id),
+        key=staff_key(ticket_id),
+    )
+
+
+async def advance_escalation(bot: DeskhandBot, ticket_id: int) -> None:
+    """Do the card steps not yet recorded (raises NotReady or an HTTP error to retry).
+
+    The ticket is read here, inside the staff thread's lock: a relay that brought the card up
+    while this worker waited for the lock has already done these steps, and none runs twice.
+    """
     view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
     steps = bot.app.escalations
     done = await asyncio.to_thread(steps.steps, ticket_id)
     if view.get("staff_thread_id") and "transcript_posted" in done:
-        return True  # already delivered (a retry after a partial failure)
+        return
     channel_id = staff_channel_for(bot, view)
     if not channel_id:
-        log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
-        if raise_errors:
-            raise NotReady("no staff channel: set DISCORD_ESCALATION_CHANNEL")
-        return False
-
-    async def deliver() -> None:
-        thread: Any
-        if view.get("staff_thread_id"):
-            thread = bot.get_partial_messageable(int(view["staff_thread_id"]))
-        else:
-            thread = await post_card(bot, ticket_id, view, int(channel_id))
-        if render.transcript_needs_followup(view):
-            text = "**Transcript**\n" + render.transcript_text(view.get("transcript") or [])
-            for chunk in render.split_message(text):
-                await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
-        await post_suggestion(bot, ticket_id, thread)
-        await asyncio.to_thread(steps.record, ticket_id, "transcript_posted", PLATFORM)
-
-    if raise_errors:
-        await deliver()
-        return True
-    payload = {"ticket_id": ticket_id}
-    return await guarded(bot, "escalation_card", payload, deliver, key=staff_key(ticket_id))
+        raise NotReady("no staff channel: set DISCORD_ESCALATION_CHANNEL")
+    thread: Any
+    if view.get("staff_thread_id"):
+        thread = bot.get_partial_messageable(int(view["staff_thread_id"]))
+    else:
+        thread = await post_card(bot, ticket_id, view, int(channel_id))
+    if render.transcript_needs_followup(view):
+        text = "**Transcript**\n" + render.transcript_text(view.get("transcript") or [])
+        for chunk in render.split_message(text):
+            await thread.send(chunk, allowed_mentions=render.NO_MENTIONS)
+    await post_suggestion(bot, ticket_id, thread)
+    await asyncio.to_thread(steps.record, ticket_id, "transcript_posted", PLATFORM)
 
 
 async def post_card(bot: DeskhandBot, ticket_id: int, view: dict[str, Any], channel_id: int) -> Any:
@@ -211,8 +225,11 @@ async def post_suggestion(bot: DeskhandBot, ticket_id: int, thread: Any) -> bool
 
 
 async def send_to_staff_thread(bot: DeskhandBot, ticket_id: int, text: str) -> None:
-    """Post into a ticket's staff thread; NotReady until the card has been delivered."""
+    """Post into a ticket's staff thread, the card first if it is not up yet (NotReady without one)."""
     ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
+    if card_goes_first(ticket):  # a relay that overtook its card brings it up first
+        await advance_escalation(bot, ticket_id)
+        ticket = await asyncio.to_thread(bot.app.desk.get, ticket_id)
     if not ticket.staff_thread_id:
         raise NotReady(f"ticket {ticket_id} has no staff thread yet")
     channel = bot.get_partial_messageable(int(ticket.staff_thread_id))

@@ -314,32 +314,83 @@ def run_dialogues(
             talk["tickets"] += reply.ticket_id is not None
             if not right:
                 misses.append({"text": row["text"], "got": reply.route, "reasons": reply.reasons})
-        follow: dict[str, Any] = {}
-        for i, row in enumerate(followups):
-            thread, user = f"fu{i}", f"fu-user-{i}"
-            say(thread, row["first"], user)
-            reply = say(thread, row["followup"], user)
-            cited = ext.get(reply.citations[0].article_id, "") if reply.citations else ""
-            bucket = follow.setdefault(row["kind"], {"n": 0, "answered_right": 0, "wrong": 0})
-            bucket["n"] += 1
-            if reply.route == "answer":
-                ok = cited in row["faq_ids"]
-                bucket["answered_right" if ok else "wrong"] += 1
+        follow = score_followups(say, followups, ext)
     return {
         "smalltalk_n": talk["n"],
         "smalltalk_right_rate": _rate(talk["right"], talk["n"]),
         "smalltalk_ticket_rate": _rate(talk["tickets"], talk["n"]),
         "thanks_confirmed_rate": _rate(talk["confirmed"], talk["thanks"]),
         "smalltalk_misses": misses,
-        "followups": {
-            kind: {
-                **b,
-                "answered_right_rate": _rate(b["answered_right"], b["n"]),
-                "wrong_rate": _rate(b["wrong"], b["n"]),
-            }
-            for kind, b in follow.items()
-        },
+        "followups": follow,
     }
+
+
+def score_followups(
+    say: Callable[[str, str, str], Any], pairs: list[dict[str, Any]], key_of: dict[int, str]
+) -> dict[str, Any]:
+    """Two-turn pairs: is the follow-up answered from a right article, and is a new topic new?
+
+    `say(thread, text, user)` sends one message; `key_of` maps an article id to the label the
+    pairs use (`articles`, or CovidFAQ's `faq_ids`). A new-topic follow-up counts as *treated as
+    new* when it gets the same route and article as the same message alone in a fresh thread.
+    """
+    kinds: dict[str, dict[str, Any]] = {}
+    for i, row in enumerate(pairs):
+        gold = {str(x) for x in row.get("articles") or row.get("faq_ids") or []}
+        alone = say(f"fa{i}", row["followup"], f"fa-user-{i}")
+        say(f"fu{i}", row["first"], f"fu-user-{i}")
+        reply = say(f"fu{i}", row["followup"], f"fu-user-{i}")
+        cited, cited_alone = _cited(reply, key_of), _cited(alone, key_of)
+        b = kinds.setdefault(
+            row["kind"],
+            {"n": 0, "answered_right": 0, "wrong": 0, "clarified": 0, "treated_as_new": 0},
+        )
+        b["n"] += 1
+        answered = reply.route == "answer"
+        b["answered_right"] += answered and cited in gold
+        b["wrong"] += answered and cited not in gold
+        b["clarified"] += reply.route == "clarify"
+        b["treated_as_new"] += (reply.route, cited) == (alone.route, cited_alone)
+        if not (answered and cited in gold):
+            b.setdefault("misses", []).append(
+                {
+                    "first": row["first"],
+                    "followup": row["followup"],
+                    "got": reply.route,
+                    "cited": cited,
+                    "alone": f"{alone.route}:{cited_alone}",
+                }
+            )
+    for b in kinds.values():
+        for name in ("answered_right", "wrong", "clarified", "treated_as_new"):
+            b[f"{name}_rate"] = _rate(b[name], b["n"])
+    return kinds
+
+
+def _cited(reply: Any, key_of: dict[int, str]) -> str:
+    """The label of the first cited article, '' when nothing was cited."""
+    return key_of.get(reply.citations[0].article_id, "") if reply.citations else ""
+
+
+def run_sample_followups(pairs: list[dict[str, Any]], embedder: Any = None) -> dict[str, Any]:
+    """The follow-up pairs on the bundled sample help center (labels are article file stems)."""
+    from bot.app import SAMPLE_DIR
+
+    with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as home:
+        app = Deskhand(Config(home=home), embedder=embedder)
+        app.load_sample()
+        stem = {a.id: Path(a.source).stem for a in app.kb.list()}
+        turn = iter(range(10**9))
+
+        def say(thread: str, text: str, user: str) -> Any:
+            msg = IncomingMessage(
+                "eval", "sample", thread, f"s{next(turn)}", text, Member(user, "eval")
+            )
+            return app.service.handle(msg)
+
+        kinds = score_followups(say, pairs, stem)
+        app.engine.dispose()
+    return {"kb": str(SAMPLE_DIR.name), **kinds}
 
 
 def bootstrap_interval(hits: list[bool], draws: int = 2000, seed: int = 0) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,21 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                 default=10,
                 help="also count every Nth other-intent line of --oos as off-topic (0: oos only)",
             )
+            p.add_argument(
+                "--dataset",
+                choices=["covidfaq", "clinc-kb"],
+                default="covidfaq",
+                help="clinc-kb: a 90-article help center built from CLINC150 at run time "
+                "(bot/evaluation/clinc_kb.py); --faq/--queries/--oos override either",
+            )
             p.add_argument("--smalltalk", help="small-talk JSONL {text, kind} (default: bundled)")
-            p.add_argument("--followups", help="follow-up JSONL (default: bundled CovidFAQ pairs)")
+            p.add_argument(
+                "--followups", help="dev follow-up JSONL (default: bundled CovidFAQ pairs)"
+            )
+            p.add_argument(
+                "--heldout-followups",
+                help="held-out follow-up JSONL on the bundled sample (default: bundled pairs)",
+            )
     from bot.improve.history import add_history_arguments
 
     add_history_arguments(sub.add_parser("history", help="replay labelled cases from real work"))
@@ -212,21 +226,36 @@ def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) 
     from bot.evaluation import report  # matplotlib: only when a report is written
     from bot.evaluation.ceiling import decisions_ceiling
 
-    oos = _default(args.oos, "clinc150", "val.jsonl")
-    queries = _default(args.queries, "covidfaq", "queries.jsonl")
-    rows = d.split_rows(d.load_labelled(queries, oos, args.limit, args.other_every), args.split)
-    faq = _default(args.faq, "covidfaq", "faq.jsonl")
-    outcomes = d.run_outcomes(faq, rows, progress)
-    result = {**d.score(outcomes), **d.latency(outcomes), "split": args.split}
-    result["intervals_95"] = _intervals(outcomes)
-    smalltalk = d.load_jsonl(
-        Path(args.smalltalk) if args.smalltalk else d.DATA_DIR / "smalltalk.jsonl"
+    dataset = getattr(args, "dataset", "covidfaq")
+    with tempfile.TemporaryDirectory(prefix="deskhand-dataset-") as built:
+        faq, queries, oos, other_every = _decision_files(args, Path(built))
+        rows = d.split_rows(d.load_labelled(queries, oos, args.limit, other_every), args.split)
+        outcomes = d.run_outcomes(faq, rows, progress)
+        result = {**d.score(outcomes), **d.latency(outcomes), "split": args.split}
+        result["dataset"] = dataset
+        result["intervals_95"] = _intervals(outcomes)
+        smalltalk = d.load_jsonl(
+            Path(args.smalltalk) if args.smalltalk else d.DATA_DIR / "smalltalk.jsonl"
+        )
+        followups = (
+            d.load_jsonl(Path(args.followups))
+            if args.followups
+            else d.load_jsonl(d.DATA_DIR / "followups_covidfaq.jsonl")
+            if dataset == "covidfaq"
+            else []  # the bundled dev follow-up pairs are about CovidFAQ's articles
+        )
+        warmup = [row["question"] for row in d.load_jsonl(faq)][:20]
+        result.update(d.run_dialogues(faq, smalltalk, followups, warmup))
+    heldout = d.load_jsonl(
+        Path(args.heldout_followups)
+        if args.heldout_followups
+        else d.DATA_DIR / "followups_sample_heldout.jsonl"
     )
-    followups = d.load_jsonl(
-        Path(args.followups) if args.followups else d.DATA_DIR / "followups_covidfaq.jsonl"
-    )
-    warmup = [row["question"] for row in d.load_jsonl(faq)][:20]
-    result.update(d.run_dialogues(faq, smalltalk, followups, warmup))
+    # dev pairs (CovidFAQ, written with the feature, tuned on) and held-out pairs (the sample KB)
+    result["followups"] = {
+        "dev": result["followups"],
+        "heldout": d.run_sample_followups(heldout),
+    }
     result["label_ceiling"] = decisions_ceiling(rows, max_wrong_rate=0.02)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = {
@@ -241,6 +270,28 @@ def eval_decisions(args: argparse.Namespace, progress: Callable, out_dir: Path) 
     }
     result["report"] = str(report.write_report(out_dir, "decisions", result, images))
     return result
+
+
+def _decision_files(args: argparse.Namespace, built: Path) -> tuple[Path, Path, Path, int]:
+    """(faq, queries, off-topic, other_every) for `eval decisions`: CovidFAQ + CLINC150 val
+    off-topic by default, or the CLINC-built help center written under `built`."""
+    if getattr(args, "dataset", "covidfaq") == "clinc-kb":
+        from bot.evaluation.clinc_kb import build_clinc_kb
+        from knowledge.embeddings import get_embedder
+
+        clinc = _default(None, "clinc150", "domains.json").parent
+        faq, queries, oos = build_clinc_kb(clinc, built, get_embedder("minilm"))
+        pick = (
+            Path(args.faq) if args.faq else faq,
+            Path(args.queries) if args.queries else queries,
+        )
+        return pick[0], pick[1], Path(args.oos) if args.oos else oos, 0
+    return (
+        _default(args.faq, "covidfaq", "faq.jsonl"),
+        _default(args.queries, "covidfaq", "queries.jsonl"),
+        _default(args.oos, "clinc150", "val.jsonl"),
+        args.other_every,
+    )
 
 
 def _intervals(outcomes: list) -> dict[str, list[float]]:

@@ -52,10 +52,16 @@ def two_proportions(
 
 def sample_size(p_base: float, difference: float, alpha: float = 0.05, power: float = 0.8,
                 share: float = 0.5) -> tuple[int, int]:  # fmt: skip
-    """Conversations needed (baseline, candidate) to detect `difference` with this power."""
+    """Conversations needed (baseline, candidate) to detect `difference` with this power.
+
+    Fleiss' formula: the null term uses the pooled variance, as two_proportions' test does (the
+    unpooled-only formula under-sized it: 76 % measured power where 80 % was stated).
+    """
     p2 = min(max(p_base + difference, 0.0), 1.0)
     za, zb = NORMAL.inv_cdf(1 - alpha / 2), NORMAL.inv_cdf(power)
     ratio = share / (1 - share)  # candidate per baseline conversation
-    var = p_base * (1 - p_base) + p2 * (1 - p2) / ratio
-    n_base = math.ceil((za + zb) ** 2 * var / difference**2)
+    pooled = (p_base + p2 * ratio) / (1 + ratio)
+    null = za * math.sqrt(pooled * (1 - pooled) * (1 + 1 / ratio))
+    alternative = zb * math.sqrt(p_base * (1 - p_base) + p2 * (1 - p2) / ratio)
+    n_base = math.ceil((null + alternative) ** 2 / difference**2)
     return n_base, math.ceil(n_base * ratio)

@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -18,6 +18,9 @@ from bot.improve.review import staff_replies
 from bot.models import Decision, IssueType, Ticket
 from bot.monitoring.facts import ConvFacts, load_window
 from knowledge.models import Article, utcnow
+
+if TYPE_CHECKING:  # the LLM stack loads only in LLM mode
+    from bot.llm.setup import LlmRuntime
 
 UNANSWERED = ("no_knowledge_match", "low_confidence", "clarify_limit_reached")
 CLUSTER_SIMILARITY = 0.35  # mean pairwise cosine inside a cluster (MiniLM unit vectors)
@@ -45,6 +48,7 @@ class Cluster:
     ticket_ids: list[int]
     issue_type: str
     nearest_article: dict[str, Any] | None  # {article_id, title, score}
+    draft: str = ""  # the one command that drafts an article from this cluster's staff answers
 
 
 @dataclass
@@ -169,6 +173,7 @@ def _clusters(kb: Any, embedder: Any, facts: list[ConvFacts]) -> list[Cluster]:
     clusters.sort(key=lambda c: (-c.count, c.conversation_ids[0]))
     for n, cluster in enumerate(clusters[:MAX_CLUSTERS], 1):
         cluster.number = n
+        cluster.draft = f"gaps draft {n}"
     return clusters[:MAX_CLUSTERS]
 
 
@@ -279,17 +284,63 @@ class Draft:
     topic: str
     ticket_ids: list[int]
     candidate_id: int | None = None
+    model: str = "extractive"  # or the LLM's name when the model wrote it
+    note: str = ""  # why the LLM draft was not used, when it was not
 
 
-def draft_from_cluster(kb: Any, cluster: Cluster, embedder: Any = None) -> Draft:
-    """Pick the staff sentences closest to the cluster's questions, most central first."""
-    embedder = embedder or kb.embedder
+def draft_from_cluster(
+    kb: Any, cluster: Cluster, embedder: Any = None, llm: LlmRuntime | None = None
+) -> Draft:
+    """The LLM's article citing the tickets when one is configured, else (or when it fails or
+    cites tickets it was not given) the staff sentences closest to the cluster's questions."""
     replies = staff_replies(kb.engine, cluster.conversation_ids)
     if not replies:
         raise GapsError(
             f"Gap {cluster.number} has no staff answers yet (tickets: "
             f"{', '.join(f'#{t}' for t in cluster.ticket_ids) or 'none'}); answer one first."
         )
+    if llm is None:
+        return _extractive(kb, cluster, replies, embedder)
+    from bot.llm.recorder import describe
+
+    try:
+        written = _written(kb.engine, cluster, replies, llm)
+    except Exception as exc:  # timeout, provider error, unsupported or malformed draft
+        draft = _extractive(kb, cluster, replies, embedder)
+        draft.note = f"The LLM draft was not used ({describe(exc)}); this is the extractive draft."
+        return draft
+    tickets = ", ".join(f"#{t}" for t in written.cited)
+    body = f"{written.body}\n\n_Written by {llm.name} from the staff answers in tickets {tickets}._"
+    return Draft(
+        written.title, body, cluster.issue_type or "general", cluster.ticket_ids, model=llm.name
+    )
+
+
+def _written(kb_engine: Engine, cluster: Cluster, replies: dict[int, str], llm: Any) -> Any:
+    """Ask the model for the article from (ticket id, question, staff answer) of each ticket."""
+    from bot.llm.gap_writer import write_gap_article
+
+    by_conv = _tickets(kb_engine, sorted(replies))
+    with Session(kb_engine) as session:
+        questions = {
+            t.id: t.question
+            for t in session.exec(
+                select(Ticket).where(col(Ticket.conversation_id).in_(sorted(replies)))
+            )
+        }
+    tickets = [
+        (min(by_conv[cid]), questions.get(min(by_conv[cid])) or "", replies[cid])
+        for cid in sorted(replies)
+        if by_conv.get(cid)
+    ]
+    if not tickets:
+        raise GapsError("no staff answer belongs to a ticket")
+    return write_gap_article(llm, cluster.examples, tickets)
+
+
+def _extractive(kb: Any, cluster: Cluster, replies: dict[int, str], embedder: Any) -> Draft:
+    """Pick the staff sentences closest to the cluster's questions, most central first."""
+    embedder = embedder or kb.embedder
     sentences: list[str] = []
     for cid in sorted(replies):
         for part in _SENTENCE.split(replies[cid]):
@@ -317,16 +368,23 @@ def draft_from_cluster(kb: Any, cluster: Cluster, embedder: Any = None) -> Draft
     return Draft(title, body, cluster.issue_type or "general", cluster.ticket_ids)
 
 
-def draft_gap(kb: Any, number: int, days: float = DEFAULT_DAYS, actor: str = "") -> Draft:
+def draft_gap(
+    kb: Any,
+    number: int,
+    days: float = DEFAULT_DAYS,
+    actor: str = "",
+    llm: LlmRuntime | None = None,
+    embedder: Any = None,
+) -> Draft:
     """Draft gap N of the current report and queue it as a KB candidate for review."""
-    report = gaps_report(kb, days)
+    report = gaps_report(kb, days, embedder=embedder)
     cluster = next((c for c in report.clusters if c.number == number), None)
     if cluster is None:
         raise GapsError(
             f"There is no gap {number} in the last {days:g} days "
             f"({len(report.clusters)} found; see `gaps`)."
         )
-    draft = draft_from_cluster(kb, cluster)
+    draft = draft_from_cluster(kb, cluster, embedder, llm)
     cand = kb.add_candidate(
         question=draft.title,
         answer=draft.body,

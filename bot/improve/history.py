@@ -18,6 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.experiments import CandidateChange
 from bot.models import Conversation, Decision, Feedback, ReviewTag, Ticket
 from graph.builder import build_graph
 from graph.turns import TurnInput
@@ -133,11 +134,17 @@ def _corrected_articles(session: Session, live: set[int]) -> list[Case]:
 
 
 def replay(
-    app: Any, cases: list[Case], thresholds: dict[str, float] | None = None
+    app: Any,
+    cases: list[Case],
+    thresholds: dict[str, float] | None = None,
+    kb_drafts: tuple[int, ...] = (),
 ) -> list[CaseResult]:
-    """Run every case through the real graph under the current settings (plus `thresholds`)."""
+    """Run every case through the real graph under the current settings (plus `thresholds`,
+    and with `kb_drafts` served as a candidate arm would see them)."""
     graph = build_graph(InMemorySaver())
     deps = app.graph_deps()
+    if kb_drafts:
+        deps = app.service.candidate_parts.apply(deps, CandidateChange(kb_drafts=kb_drafts))
     base = {**app.settings.thresholds(), **(thresholds or {})}
     base["clarify"] = min(base["clarify"], base["answer"])
     persona = app.settings.persona()
@@ -171,10 +178,12 @@ def replay(
     return results
 
 
-def history_report(app: Any, thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+def history_report(
+    app: Any, thresholds: dict[str, float] | None = None, kb_drafts: tuple[int, ...] = ()
+) -> dict[str, Any]:
     """Pass/fail of every labelled case, overall and per source."""
     cases = labelled_cases(app.engine)
-    results = replay(app, cases, thresholds) if cases else []
+    results = replay(app, cases, thresholds, kb_drafts) if cases else []
     by_source: dict[str, dict[str, int]] = {}
     for r in results:
         row = by_source.setdefault(r.case.source, {"cases": 0, "passed": 0})
@@ -187,7 +196,10 @@ def history_report(app: Any, thresholds: dict[str, float] | None = None) -> dict
         "failed": len(results) - passed,
         "pass_rate": round(passed / len(results), 4) if results else None,
         "thresholds": {**app.settings.thresholds(), **(thresholds or {})},
-        "candidate": thresholds or {},
+        "candidate": {
+            **(thresholds or {}),
+            **({"kb_drafts": list(kb_drafts)} if kb_drafts else {}),
+        },
         "by_source": by_source,
         "results": [r.to_dict() for r in results],
     }
@@ -199,6 +211,11 @@ def add_history_arguments(p: Any) -> None:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--answer", type=float, help="replay with this answer threshold instead")
     p.add_argument("--clarify", type=float, help="replay with this clarify threshold instead")
+    p.add_argument(
+        "--kb-drafts",
+        default="",
+        help="replay with these pending KB candidates served (ids, comma-separated)",
+    )
 
 
 def run_history(args: Any) -> dict[str, Any]:
@@ -211,4 +228,10 @@ def run_history(args: Any) -> dict[str, Any]:
             from knowledge.errors import SetupError
 
             raise SetupError(f"--{name} must be between 0 and 1, got {value}")
-    return history_report(get_app(), candidate or None)
+    try:
+        drafts = tuple(int(d.lstrip("#")) for d in args.kb_drafts.replace(",", " ").split())
+    except ValueError:
+        from knowledge.errors import SetupError
+
+        raise SetupError(f"--kb-drafts takes candidate ids, got {args.kb_drafts!r}") from None
+    return history_report(get_app(), candidate or None, drafts)

@@ -224,12 +224,20 @@ def tag(
     note: str = "",
     article_id: int | None = None,
     route: str = "",
+    phrasing_type: str = "",
 ) -> ReviewTag:
     """Record a root cause (or a skip) for one conversation; an optional fix names the article
-    or route that would have been right, which makes the conversation a regression case."""
+    or route that would have been right, which makes the conversation a regression case, or the
+    issue type whose example phrasings the member's question should join (the data flywheel)."""
     cause = SKIPPED if cause == SKIPPED else normalise_cause(cause)
     if route and route not in FIX_ROUTES:
         raise ReviewError(f"`--route` is one of {', '.join(FIX_ROUTES)}, not `{route}`.")
+    known = {r.name for r in app.scope.all() if r.in_scope} if phrasing_type else set()
+    if phrasing_type and phrasing_type not in known:
+        raise ReviewError(
+            f"`--phrasing` names an in-scope issue type ({', '.join(sorted(known)) or 'none'}),"
+            f" not `{phrasing_type}`."
+        )
     if article_id is not None:
         app.kb.get(article_id)  # raises a clear KnowledgeError for an unknown article
     with Session(app.engine) as session:
@@ -247,6 +255,8 @@ def tag(
         fix.setdefault("route", route or "answer")
     elif route:
         fix["route"] = route
+    if phrasing_type:
+        fix.update(_add_phrasing(app, conversation_id, phrasing_type, reviewer))
     reason = _queue_reason(app, conversation_id)
     row = ReviewTag(
         conversation_id=conversation_id,
@@ -261,6 +271,21 @@ def tag(
         session.add(row)
         session.commit()
     return row
+
+
+def _add_phrasing(app: Any, conversation_id: int, issue_type: str, reviewer: str) -> dict:
+    """The member's first question becomes an example of the type, or is held back to measure on."""
+    from bot.improve.flywheel import learn_phrasing
+    from bot.improve.history import first_question
+
+    with Session(app.engine) as session:
+        question = first_question(session, conversation_id)
+    if not question:
+        raise ReviewError(f"Conversation #{conversation_id} has no question to learn from.")
+    ref = f"conversation #{conversation_id}"
+    planned = learn_phrasing(app, question, issue_type, "review_phrasing", ref, reviewer)
+    outcome = "added" if planned.train else "held back" if planned.held_back else "already known"
+    return {"phrasing": issue_type, "phrasing_outcome": outcome}
 
 
 def _queue_reason(app: Any, conversation_id: int) -> str:

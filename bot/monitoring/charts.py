@@ -39,13 +39,37 @@ def trend_data(
     }
 
 
+def render_chart(data: dict[str, Any]) -> bytes | None:
+    """Any chart dict: bars, lines, or panels (several stacked); None without matplotlib."""
+    if data.get("kind") == "panels":
+        return render_panels(data)
+    return render_bars(data) if data.get("kind") == "bars" else render_lines(data)
+
+
+def render_panels(data: dict[str, Any]) -> bytes | None:
+    """Several charts stacked in one PNG (the digest's bars over its learning curve)."""
+    figure = figure_class()
+    if figure is None:
+        return None
+    panels = data["panels"]
+    fig = figure(figsize=(7.5, 3.4 * len(panels)), dpi=100)
+    for n, panel in enumerate(panels, 1):
+        ax = fig.add_subplot(len(panels), 1, n)
+        (_draw_bars if panel.get("kind") == "bars" else _draw_lines)(ax, panel)
+    return _png(fig, data)
+
+
 def render_lines(data: dict[str, Any]) -> bytes | None:
     """A line chart PNG (matplotlib Agg); gaps where a period had no data; None without matplotlib."""
     figure = figure_class()
     if figure is None:
         return None
     fig = figure(figsize=(7.5, 3.8), dpi=100)
-    ax = fig.add_subplot()
+    _draw_lines(fig.add_subplot(), data)
+    return _png(fig, data)
+
+
+def _draw_lines(ax: Any, data: dict[str, Any]) -> None:
     x = list(range(len(data["labels"])))
     for name, values in data["series"].items():
         ys = [float("nan") if v is None else v for v in values]
@@ -53,11 +77,11 @@ def render_lines(data: dict[str, Any]) -> bytes | None:
     if data.get("marker") is not None:
         ax.axvline(data["marker"], color="#c62828", linestyle="--", linewidth=1)
     step = max(1, len(x) // 10)
-    ax.set_xticks(x[::step], [label[5:] for label in data["labels"]][::step], fontsize=8)
+    ticks = data.get("xlabels") or [label[5:] for label in data["labels"]]
+    ax.set_xticks(x[::step], ticks[::step], fontsize=8)
     ax.legend(loc="upper left", fontsize=7)
     ax.set_title(data.get("title") or "Deskhand trend", fontsize=10)
     ax.grid(alpha=0.3)
-    return _png(fig, data)
 
 
 def render_bars(data: dict[str, Any]) -> bytes | None:
@@ -66,7 +90,11 @@ def render_bars(data: dict[str, Any]) -> bytes | None:
     if figure is None:
         return None
     fig = figure(figsize=(7.5, 3.8), dpi=100)
-    ax = fig.add_subplot()
+    _draw_bars(fig.add_subplot(), data)
+    return _png(fig, data)
+
+
+def _draw_bars(ax: Any, data: dict[str, Any]) -> None:
     names = list(data["series"])
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
@@ -81,7 +109,6 @@ def render_bars(data: dict[str, Any]) -> bytes | None:
     )
     ax.legend(fontsize=7)
     ax.set_title(data.get("title") or "Deskhand", fontsize=10)
-    return _png(fig, data)
 
 
 def _png(fig: Any, data: dict[str, Any]) -> bytes:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.improve.flywheel import curve_line, learning_curve
 from bot.improve.gaps import article_titles, worst_articles
 from bot.improve.review import cause_counts
 from bot.models import AlertEvent
@@ -98,6 +99,8 @@ class Digest:
     chart: dict[str, Any] = field(default_factory=dict)
     # root causes tagged in review: {cause: {"this": n, "last": n}}, most frequent first
     review_causes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # the data flywheel: classifier accuracy on held-back cases after each retrain, oldest first
+    learning: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -166,6 +169,10 @@ class Digest:
                 ),
             ),
             (
+                "Classifier learning curve",
+                lines([curve_line(p) for p in self.learning]),
+            ),
+            (
                 "CSAT by AI use",
                 lines(
                     [
@@ -207,6 +214,7 @@ class Digest:
             "stalest_articles": self.stalest,
             "csat_by_ai": self.csat_by_ai,
             "review_causes": self.review_causes,
+            "learning_curve": self.learning,
             "actions": self.actions,
             "chart": self.chart,
         }
@@ -269,6 +277,7 @@ def weekly_digest(engine: Engine, now: datetime | None = None, stale_days: int =
     )
     digest.escalating = _escalating(this, last)
     digest.review_causes = _review_causes(engine, before, since, until)
+    digest.learning = learning_curve(engine, until)
     digest.actions = suggested_actions(digest)
     digest.chart = _chart(digest, this, last)
     return digest
@@ -421,6 +430,22 @@ def suggested_actions(d: Digest) -> list[dict[str, str]]:
 
 
 def _chart(d: Digest, this: list[ConvFacts], last: list[ConvFacts]) -> dict[str, Any]:
+    """The issue-type bars, and under them the learning curve once it has two measured points."""
+    bars = _bars(d, this, last)
+    measured = [p for p in d.learning if p["accuracy"] is not None]
+    if len(measured) < 2:
+        return bars
+    curve = {
+        "kind": "lines",
+        "title": "Classifier accuracy on held-back cases, by training examples",
+        "labels": [p["at"] for p in measured],
+        "xlabels": [f"{p['examples']} ex.\n{p['at'][5:10]}" for p in measured],
+        "series": {"held-back accuracy": [p["accuracy"] for p in measured]},
+    }
+    return {"kind": "panels", "title": bars["title"], "panels": [bars, curve]}
+
+
+def _bars(d: Digest, this: list[ConvFacts], last: list[ConvFacts]) -> dict[str, Any]:
     """Grouped bars: conversations per issue type (top 6 this week), last week vs this week."""
     now_n = Counter(f.issue_type for f in this)
     then_n = Counter(f.issue_type for f in last)

@@ -29,7 +29,7 @@ from bot.monitoring.alerts import (
     evidence_fields,
     run_checks,
 )
-from bot.monitoring.charts import render_bars, render_lines
+from bot.monitoring.charts import render_chart
 from bot.monitoring.detectors import FAST_DETECTORS
 from bot.monitoring.digest import DIGEST_KIND, record_due_digest
 from bot.monitoring.facts import utc
@@ -82,7 +82,7 @@ def build_post(event: AlertEvent, platform: str, channel: str, mention: str) -> 
     fields += evidence_fields(evidence, event.kind, mute=event.kind != DIGEST_KIND)
     png = None
     if chart:
-        png = render_bars(chart) if chart.get("kind") == "bars" else render_lines(chart)
+        png = render_chart(chart)
     icon = SEVERITY_ICON.get(event.severity, "") if event.kind != DIGEST_KIND else "📊"
     return Post(
         event_id=event.id or 0,

@@ -58,7 +58,9 @@ class SimExperiment:
 
     name: str
     share: float = 0.2
-    candidate: dict[str, float] = field(default_factory=dict)  # SimConfig probabilities it changes
+    candidate: dict[str, Any] = field(
+        default_factory=dict
+    )  # SimConfig fields it changes (drift=None: the fix)
     version: str = ""  # the candidate's bot version ("" = a simulated one)
 
 

@@ -14,11 +14,14 @@ from sqlmodel import Session, col, select
 
 from bot.audit import record_audit
 from bot.models import (
+    AuditEntry,
+    ClassifierExample,
     Conversation,
     Decision,
     EscalationStep,
     Feedback,
     InboxEvent,
+    IssueType,
     LlmCall,
     Message,
     OutboxItem,
@@ -194,6 +197,9 @@ def _erase(session: Session, convs: list[Conversation], extra_author: str = "") 
         "escalation_steps": run(
             delete(EscalationStep).where(col(EscalationStep.ticket_id).in_(tickets))
         ),
+        "classifier_examples": _forget_phrasings(
+            session, [t for t in tickets if t is not None], [i for i in ids if i is not None]
+        ),
     }
     for conv in convs:  # the row stays for ticket and stats joins, without who or where
         conv.member_id, conv.member_name = ERASED, ""
@@ -201,6 +207,49 @@ def _erase(session: Session, convs: list[Conversation], extra_author: str = "") 
         conv.channel_id = conv.thread_id = ""
         session.add(conv)
     return counts
+
+
+def _from_refs(tickets: list[int], conversations: list[int]) -> Any:
+    """The flywheel's refs: "ticket #N" (a corrected type), "ticket #N → candidate #M" (an
+    approved phrasing) or "conversation #N" (a review's `--phrasing` fix)."""
+    refs = [f"ticket #{t}" for t in tickets]
+    return or_(
+        col(ClassifierExample.ref).in_(refs + [f"conversation #{c}" for c in conversations]),
+        *[col(ClassifierExample.ref).startswith(f"{r} →") for r in refs],
+    )
+
+
+def _forget_phrasings(session: Session, tickets: list[int], conversations: list[int]) -> int:
+    """The member's words the flywheel copied into issue-type examples (and their audit entries)."""
+    if not tickets and not conversations:
+        return 0
+    rows = list(session.exec(select(ClassifierExample).where(_from_refs(tickets, conversations))))
+    by_type: dict[str, set[str]] = {}
+    for row in rows:
+        by_type.setdefault(row.issue_type, set()).add(row.text)
+        session.delete(row)
+    for name, texts in by_type.items():
+        issue = session.get(IssueType, name)
+        if issue is not None:
+            kept = [e for e in json.loads(issue.examples or "[]") if e not in texts]
+            issue.examples = json.dumps(kept)
+            session.add(issue)
+        audits = select(AuditEntry).where(
+            AuditEntry.action == "scope add", AuditEntry.target == name
+        )
+        for entry in session.exec(audits):
+            entry.before, entry.after = (_scrub(v, texts) for v in (entry.before, entry.after))
+            session.add(entry)
+    return len(rows)
+
+
+def _scrub(stored: str, texts: set[str]) -> str:
+    """An audited issue type's JSON with the erased phrasings taken out of its examples."""
+    value = json.loads(stored or "null")
+    if isinstance(value, dict) and isinstance(value.get("examples"), str):
+        examples = [e for e in json.loads(value["examples"] or "[]") if e not in texts]
+        value["examples"] = json.dumps(examples)
+    return json.dumps(value)
 
 
 def _drop_checkpoints(checkpointer: Any, keys: list[str]) -> None:

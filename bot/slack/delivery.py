@@ -13,7 +13,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.desk import DeskError
 from bot.desk_outcome import OUTCOME_KIND, DeskOutcome
-from bot.escalation import card_metadata, is_staff_channel, member_notice, ticket_of_metadata
+from bot.escalation import (
+    card_goes_first,
+    card_metadata,
+    is_staff_channel,
+    member_notice,
+    ticket_of_metadata,
+)
 from bot.llm.assist import suggest_reply
 from bot.outbox import ALERT_KIND, LEASE_S, WAITING, staff_key
 from bot.slack.render import (
@@ -455,10 +461,7 @@ class SlackDelivery:
                 self.tell_member(ticket_id)  # a repaired escalation still owes the notice
         elif kind == "relay_to_staff":
             ticket = self.app.desk.get(int(payload["ticket_id"]))
-            if not ticket.staff_thread_id:
-                # the card is this thread's first post: a relay that overtook it (a member's next
-                # message, from another worker) brings it up first, or the card would queue
-                # behind a relay that can never go before it; its recorded steps run only once
+            if card_goes_first(ticket):  # a relay that overtook its card brings it up first
                 self.advance_escalation(ticket.id or 0)
                 ticket = self.app.desk.get(ticket.id or 0)
             if not ticket.staff_thread_id:

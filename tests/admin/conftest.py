@@ -33,6 +33,7 @@ def app(sample_template, tmp_path, embedder) -> Iterator:
     """A fresh real app per test with Slack/Discord roles configured, copied from the template."""
     deskhand = copy_app(sample_template, tmp_path / "home", embedder, **ROLE_CONFIG)
     yield deskhand
+    deskhand.classifier_job.wait()  # a background retrain finishes before its data dir goes
     deskhand.engine.dispose()
 
 

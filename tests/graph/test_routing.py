@@ -265,11 +265,44 @@ def test_context_is_preferred_only_when_it_clearly_helps() -> None:
     assert looks_like_follow_up("and github?")
     assert not looks_like_follow_up("how do I export all our projects to a spreadsheet file")
     same = [hit(1, 0.8)]
+    ask = "how long does that take?"
     # a confident match on its own is a new topic
-    assert not prefer_context([hit(2, 0.9)], 0.9, same, 0.95, last, th)
+    assert not prefer_context("and github?", [hit(2, 0.9)], 0.9, same, 0.95, last, th)
     # context leads back to the article just given: take it
-    assert prefer_context([hit(2, 0.3)], 0.35, same, 0.6, last, th)
+    assert prefer_context(ask, [hit(2, 0.3)], 0.35, same, 0.6, last, th)
     # context finds another article: only with a clear lead
     other = [hit(3, 0.5)]
-    assert not prefer_context([hit(2, 0.3)], 0.45, other, 0.5, last, th)
-    assert prefer_context([hit(2, 0.3)], 0.35, other, 0.6, last, th)
+    assert not prefer_context(ask, [hit(2, 0.3)], 0.45, other, 0.5, last, th)
+    assert prefer_context(ask, [hit(2, 0.3)], 0.35, other, 0.6, last, th)
+    # pointing back and matched alone: the conversation wins only when clearly better
+    assert prefer_context(ask, [hit(2, 0.7)], 0.72, same, 0.9, last, th)
+    assert not prefer_context(ask, [hit(2, 0.7)], 0.85, same, 0.9, last, th)
+    # pointing at nothing and matched alone: a new topic however well the context reads
+    assert not prefer_context(
+        "how do I reset my password", [hit(2, 0.8)], 0.72, same, 0.99, last, th
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "alone", "context", "new"),
+    [
+        ("How do I enable dark mode?", 1.0, 0.91, True),  # the #17 case: a clear new question
+        ("How do I enable dark mode?", 1.0, 1.0, True),
+        ("How do I enable dark mode?", 0.6, 0.95, False),  # weak alone: read with the conversation
+        ("why is it called covid-19?", 0.95, 0.94, True),  # "it" points at nothing here
+        (
+            "how long does that take?",
+            0.82,
+            0.97,
+            False,
+        ),  # points back and context is clearly better
+        ("how long does that take?", 0.45, 0.97, False),
+    ],
+)
+def test_a_message_stands_alone_when_matched_alone_and_context_adds_nothing(
+    text: str, alone: float, context: float, new: bool
+) -> None:
+    from graph.nodes.retrieve import stands_alone
+
+    th = {**DEFAULT_THRESHOLDS, "answer": 0.8}
+    assert stands_alone(text, alone, context, th) is new

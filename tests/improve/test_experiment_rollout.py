@@ -169,7 +169,7 @@ def test_rollout_to_a_fifth_is_sticky_detected_promoted_and_undone(app) -> None:
 
 def test_a_a_experiment_finds_no_real_difference_and_says_what_it_needs(app) -> None:
     assert run_command(app, ADMIN, "experiment start same tone friendly --share 20%").ok
-    simulate(app.engine, SimConfig(days=10, per_day=100, seed=5, drift=None,
+    simulate(app.engine, SimConfig(days=12, per_day=100, seed=5, drift=None,
                                    experiment=SimExperiment("same", 0.2, {})))  # fmt: skip
     status = run_command(app, STAFF, "experiment status same")
     assert "No real difference in bot resolution yet" in status.text, status.text

@@ -52,7 +52,9 @@ def _crypto_gap(app) -> list:
     return replies
 
 
-def test_gaps_cluster_the_same_question_and_draft_an_article_from_staff_answers(app) -> None:
+def test_gaps_cluster_the_same_question_and_draft_an_article_from_staff_answers(
+    app, monkeypatch, capsys
+) -> None:
     crypto = _crypto_gap(app)
     other = ask(app, "the app is in english, can I switch it to french", user="UFR")
     report = gaps_report(app.kb, days=1)
@@ -82,6 +84,15 @@ def test_gaps_cluster_the_same_question_and_draft_an_article_from_staff_answers(
     assert all(f"#{t}" in cand.answer for t in cluster.ticket_ids)  # cites its tickets
     assert cand.question.rstrip("?") in {q.rstrip("?") for q in CRYPTO} or cand.question
     assert f"kb approve {cand.id}" in drafted.text
+    assert cluster.draft == f"gaps draft {cluster.number}"  # the one command, in --json too
+
+    from bot.cli import main
+
+    monkeypatch.setenv("DESKHAND_HOME", app.config.home)
+    assert main(["gaps", "--days", "1", "--draft", str(cluster.number), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["model"] == "extractive" and cli["candidate_id"] == cand.id + 1
+    assert "We don't accept bitcoin" in cli["body"] and cli["ticket_ids"] == cluster.ticket_ids
 
 
 def test_draft_without_staff_answers_or_unknown_gap_explains_and_creates_nothing(app) -> None:

@@ -25,6 +25,7 @@ class FakeOpenAI:
         self.script = list(script)
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.release = threading.Event()  # set at teardown: a step that hangs stops hanging
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +38,9 @@ class FakeOpenAI:
                     self.end_headers()
                     return
                 step = fake.script.pop(0)
+                if step.get("hang"):  # a provider that never answers: the client's timeout fires
+                    fake.release.wait(30)
+                    return
                 status = step.get("status", 200)
                 payload = json.dumps(step.get("json") or completion(**step)).encode()
                 self.send_response(status)
@@ -86,6 +90,7 @@ def fake_openai(monkeypatch) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI([])
     fake.thread.start()
     yield fake
+    fake.release.set()
     fake.server.shutdown()
     fake.server.server_close()
 

@@ -335,6 +335,27 @@ def test_staff_answer_in_a_shadow_thread_is_recorded_not_drafted_for(harness: Ha
     assert [(m.role, m.kind) for m in rows if m.text == reply] == [("staff", "shadow_reply")]
 
 
+def test_a_secret_in_a_staff_answer_in_a_shadow_thread_gets_the_rotation_notice(
+    harness: Harness,
+) -> None:
+    """The shadow path records a staff answer instead of running the graph; a secret in it is
+    still dropped from the record and its writer told privately to rotate it."""
+    h, channel, user = harness, unique("C"), unique("U")
+    h.deskhand.settings.update_channel("slack", channel, actor="test", enabled=True, shadow=True)
+    root, _ = ask(h, PASSWORD_Q, channel, user, mention=False)
+    key = "sk_live_51Hx9Qa8bC7dE6fG5hJ4kL3m"
+    h.event(h.message_event(f"Use the test key {key} to check", channel, "USTAFF", thread_ts=root))
+    h.idle()
+    assert posts(h, channel) == []  # still shadow mode: nothing posted in the member's thread
+    warned = [c for c in h.fake.of("chat.postEphemeral") if c.params["channel"] == channel]
+    assert [(c.params["user"], c.params.get("thread_ts")) for c in warned] == [("USTAFF", root)]
+    assert "rotate" in warned[0].params["text"]
+    with Session(h.deskhand.engine) as session:
+        rows = session.exec(select(Message).where(Message.author_id == "USTAFF")).all()
+    recorded = [m for m in rows if m.kind == "shadow_reply" and "Use the test key" in m.text]
+    assert len(recorded) == 1 and key not in recorded[0].text and "[api key]" in recorded[0].text
+
+
 def test_small_talk_and_off_topic_never_reach_the_staff_channel(harness: Harness) -> None:
     h, channel, user = harness, unique("C"), unique("U")
     cards_before = len(posts(h, STAFF_CHANNEL))
@@ -372,3 +393,40 @@ def test_follow_up_in_the_thread_is_answered_from_the_same_article(harness: Harn
     assert len(thread) == 2
     assert "articles/refunds" in json.dumps(thread[-1].params["blocks"])
     assert [b["action_id"] for b in buttons(thread[-1])][0] == "deskhand:helpful"
+
+
+def test_a_new_topic_after_a_clarifying_question_is_answered_in_the_thread(
+    harness: Harness,
+) -> None:
+    h, channel, user = harness, unique("C"), unique("U")
+    root, _ = ask(h, "a billing thing", channel, user)
+    [clarify] = posts(h, channel, root)
+    assert any(b["action_id"].startswith("deskhand:option:") for b in buttons(clarify))
+    # an ambiguous reply is still a reply to the clarifying question: asked again, with options
+    h.event(h.message_event("the one about my card", channel, user=user, thread_ts=root))
+    h.idle()
+    again = posts(h, channel, root)[-1]
+    assert again is not clarify
+    assert any(b["action_id"].startswith("deskhand:option:") for b in buttons(again))
+    # a clear question of its own is answered as it would be alone, in the same thread
+    h.event(h.message_event("my hub arrived broken", channel, user=user, thread_ts=root))
+    h.idle()
+    thread = posts(h, channel, root)
+    assert len(thread) == 3
+    assert "articles/hub-shipping-returns" in json.dumps(thread[-1].params["blocks"])
+    assert [b["action_id"] for b in buttons(thread[-1])][0] == "deskhand:helpful"
+
+
+def test_a_question_in_another_language_is_escalated_with_its_language_on_the_card(
+    harness: Harness,
+) -> None:
+    h, channel, user = harness, unique("C"), unique("U")
+    root, _ = ask(h, "Meine Karte wurde abgelehnt, was soll ich tun?", channel, user)
+    [notice] = posts(h, channel, root)
+    assert notice.params["text"].startswith("Ich hole eine Person dazu.")
+    card = [c for c in posts(h, STAFF_CHANNEL) if "Escalation #" in c.params.get("text", "")][-1]
+    fields = [
+        f["text"] for b in card.params["blocks"] if b.get("type") == "section"
+        for f in b.get("fields") or []
+    ]  # fmt: skip
+    assert "*Language*\nGerman" in fields
