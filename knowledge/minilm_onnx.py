@@ -1,9 +1,9 @@
 """all-MiniLM-L6-v2 on ONNX Runtime, built straight from the packaged weights: no PyTorch needed.
 
-The BERT encoder, mean pooling and L2 normalisation are written as an ONNX graph (onnx.helper)
-around the packaged `model.safetensors`, once, into a local cache; every later process just
-loads that file. Same vectors as sentence-transformers (cosine ≥ 0.9999, tested when torch is
-installed), a light install, and no network.
+The BERT encoder, mean pooling and L2 normalisation are written as an ONNX graph (encoded by
+`knowledge.onnx_proto`, no `onnx` package) around the packaged `model.safetensors`, once, into a
+local cache; every later process just loads that file. Same vectors as sentence-transformers
+(cosine ≥ 0.9999, tested when torch is installed), a light install, and no network.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge import onnx_proto
 from knowledge.errors import SetupError
 
 log = logging.getLogger(__name__)
@@ -82,25 +83,21 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 
 class _Graph:
-    """A tiny builder over onnx.helper: named nodes, weights as float32 initializers."""
+    """A tiny graph builder: named nodes, weights as initializers, both already serialized."""
 
     def __init__(self) -> None:
-        self.nodes: list[Any] = []
-        self.inits: list[Any] = []
+        self.nodes: list[bytes] = []
+        self.inits: list[bytes] = []
         self._n = 0
 
     def const(self, name: str, value: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.inits.append(onnx_proto.tensor(name, value))
         return name
 
-    def op(self, kind: str, *inputs: str, **attrs: Any) -> str:
-        from onnx import helper
-
+    def op(self, kind: str, *inputs: str, **attrs: onnx_proto.Attribute) -> str:
         self._n += 1
         out = f"{kind.lower()}_{self._n}"
-        self.nodes.append(helper.make_node(kind, list(inputs), [out], **attrs))
+        self.nodes.append(onnx_proto.node(kind, inputs, [out], **attrs))
         return out
 
     def linear(self, x: str, weights: dict[str, np.ndarray], prefix: str) -> str:
@@ -115,10 +112,8 @@ class _Graph:
         return self.op("LayerNormalization", x, gamma, beta, axis=-1, epsilon=eps)
 
 
-def build_model(source: Path) -> Any:
-    """The sentence-transformers pipeline as ONNX: BERT encoder, mean pooling, unit length."""
-    from onnx import TensorProto, helper
-
+def build_model(source: Path) -> bytes:
+    """The sentence-transformers pipeline as a serialized ONNX model: BERT, mean pooling, unit length."""
     config = json.loads((source / "config.json").read_text())
     weights = read_safetensors(source / "model.safetensors")
     heads, hidden = config["num_attention_heads"], config["hidden_size"]
@@ -142,7 +137,7 @@ def build_model(source: Path) -> Any:
     x = g.layer_norm(x, weights, "embeddings.LayerNorm", eps)
 
     # padding gets the most negative float before softmax, as transformers does
-    mask = g.op("Cast", "mask", to=TensorProto.FLOAT)
+    mask = g.op("Cast", "mask", to=onnx_proto.FLOAT)
     blocked = g.op("Sub", f32("onef", 1.0), mask)
     bias = g.op("Mul", blocked, f32("neg", float(np.finfo(np.float32).min)))
     bias = g.op("Unsqueeze", bias, i64("axes12", 1, 2))  # (batch, 1, 1, tokens)
@@ -178,22 +173,21 @@ def build_model(source: Path) -> Any:
     pooled = g.op("Div", summed, g.op("Max", counts, f32("tiny", 1e-9)))
     norm = g.op("Sqrt", g.op("ReduceSum", g.op("Mul", pooled, pooled), "axis1", keepdims=1))
     g.nodes.append(
-        helper.make_node("Div", [pooled, g.op("Max", norm, f32("eps12", 1e-12))], ["vectors"])
+        onnx_proto.node("Div", [pooled, g.op("Max", norm, f32("eps12", 1e-12))], ["vectors"])
     )
 
-    def tokens(name: str) -> Any:
-        return helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+    def tokens(name: str) -> bytes:
+        return onnx_proto.tensor_value_info(name, onnx_proto.INT64, ["batch", "tokens"])
 
-    graph = helper.make_graph(
+    return onnx_proto.model(
         g.nodes,
         "all-MiniLM-L6-v2",
         [tokens("ids"), tokens("mask"), tokens("types")],
-        [helper.make_tensor_value_info("vectors", TensorProto.FLOAT, ["batch", hidden])],
-        initializer=g.inits,
+        [onnx_proto.tensor_value_info("vectors", onnx_proto.FLOAT, ["batch", hidden])],
+        g.inits,
+        opset=17,
+        ir_version=8,  # readable by every onnxruntime >= 1.14
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8  # readable by every onnxruntime >= 1.14
-    return model
 
 
 def export_onnx(source: Path, target: Path) -> Path:
@@ -202,7 +196,7 @@ def export_onnx(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
     try:
-        partial.write_bytes(model.SerializeToString())
+        partial.write_bytes(model)
         os.replace(partial, target)  # atomic: a concurrent process sees no file or a whole one
     finally:
         partial.unlink(missing_ok=True)  # a failed write (disk full, killed) leaves no litter
