@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from admin_commands.contracts import Caller, CommandResult, ModalField, ModalSpec, Role
-from admin_commands.dispatch import run_command, run_command_form
+from admin_commands.contracts import (
+    Caller,
+    CommandButton,
+    CommandResult,
+    ModalField,
+    ModalSpec,
+    Role,
+)
+from admin_commands.dispatch import run_command, run_command_form, run_press
 from admin_commands.permissions import role_of
 
 __all__ = [
     "Caller",
+    "CommandButton",
     "CommandResult",
     "ModalField",
     "ModalSpec",
@@ -15,4 +23,5 @@ __all__ = [
     "role_of",
     "run_command",
     "run_command_form",
+    "run_press",
 ]

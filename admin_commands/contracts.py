@@ -8,6 +8,9 @@ from typing import Literal
 from bot.policy import Actor
 
 Role = Literal["admin", "staff", "member"]
+ButtonStyle = Literal["primary", "secondary", "danger"]
+BUTTON_LINE_LIMIT = 80  # a button's command line; Discord custom ids hold 100 chars with the prefix
+MAX_BUTTONS = 5  # buttons under one result (one Discord action row, one compact Slack block)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,32 @@ class ModalSpec:
     fields: list[ModalField] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CommandButton:
+    """A button under a result: pressing it runs `command` as the presser, through `run_press`.
+
+    The press goes through the same parser, permission check and audit as typing the command,
+    so a button grants nothing the presser could not type. Adapters carry `line` verbatim.
+    """
+
+    label: str
+    command: tuple[str, ...]  # the words after `/deskhand`, e.g. ("gaps", "draft", "2")
+    style: ButtonStyle = "secondary"
+
+    def __post_init__(self) -> None:
+        if not self.command or not all(word.strip() for word in self.command):
+            raise ValueError("a button needs a command")
+        if any('"' in word for word in self.command):
+            raise ValueError("button command words cannot contain double quotes")
+        if len(self.line) > BUTTON_LINE_LIMIT:
+            raise ValueError(f"button command longer than {BUTTON_LINE_LIMIT} chars: {self.line!r}")
+
+    @property
+    def line(self) -> str:
+        """The command line the press runs (words with spaces quoted for the one parser)."""
+        return " ".join(f'"{word}"' if " " in word else word for word in self.command)
+
+
 @dataclass
 class CommandResult:
     """What a command produced; each platform renders it in its own idiom."""
@@ -72,3 +101,4 @@ class CommandResult:
     modal: ModalSpec | None = None  # when set: open this modal instead of posting text
     usage: str = ""  # the usage line of the command (set on argument errors)
     deliver_now: bool = False  # the command queued posts in the outbox: adapters send them now
+    buttons: list[CommandButton] = field(default_factory=list)  # at most MAX_BUTTONS, in order

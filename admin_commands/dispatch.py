@@ -58,12 +58,25 @@ def run_command_form(
     return _guarded(app, caller, command, dict(values or {}))
 
 
+def run_press(app: Deskhand, caller: Caller, line: str) -> CommandResult:
+    """Run the command a pressed CommandButton carries (its `line`), as the presser.
+
+    The same parser, role check and audit as typing it; only commands registered as pressable
+    run from a button, so a forged press can do no more than the presser could type.
+    """
+    return _guarded(app, caller, line, None, pressed=True)
+
+
 def _guarded(
-    app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None
+    app: Deskhand,
+    caller: Caller,
+    text: str,
+    values: dict[str, str] | None,
+    pressed: bool = False,
 ) -> CommandResult:
     """Turn every failure into a private result with a reason; log unexpected ones."""
     try:
-        return _run(app, caller, text or "", values)
+        return _run(app, caller, text or "", values, pressed)
     except Exception:
         log.exception("admin command failed: %r by %s", text, caller.actor)
         return CommandResult(
@@ -74,7 +87,9 @@ def _guarded(
         )
 
 
-def _run(app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None) -> CommandResult:
+def _run(
+    app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None, pressed: bool = False
+) -> CommandResult:
     try:
         words = tokenize(text)
     except UsageError as exc:
@@ -85,10 +100,12 @@ def _run(app: Deskhand, caller: Caller, text: str, values: dict[str, str] | None
         words = ["help", *words[1:]]
     role = role_of(app, caller)
     command, args = REGISTRY.match(words)
+    if pressed and (command is None or not command.pressable):
+        return _not_a_button(app, caller, role, text)
     if command is None:
         return _unknown(words, role)
     if not allowed(role, command.role):
-        return _refuse(app, caller, role, command, text)
+        return _refuse(app, caller, role, command, text, pressed)
     if args and args[-1].lower() in {"--help", "-h"}:
         return CommandResult(
             ok=True, title=command.name, text=_describe(command), usage=command.usage
@@ -134,22 +151,39 @@ def _unknown(words: list[str], role: str) -> CommandResult:
     )
 
 
-def _refuse(app: Deskhand, caller: Caller, role: str, command: Command, text: str) -> CommandResult:
-    """Say why, privately, and log the refusal in the audit trail."""
+def _audit_refusal(
+    app: Deskhand, caller: Caller, target: str, role: str, detail: dict[str, str]
+) -> None:
+    """Write one refusal to the audit trail (a failing write is logged, never raised)."""
     try:
         with Session(app.engine) as session:
             record_audit(
-                session,
-                caller.actor,
-                "refused",
-                command.name,
-                {"role": role},
-                {"needs": command.role, "command": text[:300]},
-                caller.platform,
+                session, caller.actor, "refused", target, {"role": role}, detail, caller.platform
             )
             session.commit()
     except Exception:
         log.exception("could not audit a refused command")
+
+
+def _not_a_button(app: Deskhand, caller: Caller, role: str, text: str) -> CommandResult:
+    """A press whose command no button may run (a forged or outdated button): refused, audited."""
+    _audit_refusal(app, caller, "button:command", role, {"command": text[:300], "via": "button"})
+    return CommandResult(
+        ok=False,
+        title="Not a Deskhand button",
+        text="That button does not run a command I offer as a button, so I did nothing. "
+        "Type the command instead (`/deskhand help` lists what you can run).",
+    )
+
+
+def _refuse(
+    app: Deskhand, caller: Caller, role: str, command: Command, text: str, pressed: bool = False
+) -> CommandResult:
+    """Say why, privately, and log the refusal in the audit trail."""
+    detail = {"needs": command.role, "command": text[:300]}
+    if pressed:
+        detail["via"] = "button"
+    _audit_refusal(app, caller, command.name, role, detail)
     return CommandResult(
         ok=False,
         title="Not allowed",

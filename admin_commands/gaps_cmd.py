@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from admin_commands.contracts import CommandResult
+from admin_commands.contracts import MAX_BUTTONS, CommandButton, CommandResult
 from admin_commands.parsing import (
     CommandError,
     UsageError,
@@ -12,9 +12,16 @@ from admin_commands.parsing import (
     parse_int,
 )
 from admin_commands.registry import Context, command
-from bot.improve.gaps import DEFAULT_DAYS, GapsError, draft_gap, gaps_report
+from bot.improve.gaps import DEFAULT_DAYS, Cluster, GapsError, draft_gap, gaps_report
 
 MAX_LISTED = 10
+
+
+def draft_button(cluster: Cluster, days: int) -> CommandButton:
+    """The one-press draft of a cluster: `gaps draft N` in the same window, keyed to the cluster
+    so the press drafts the questions the admin saw even if the numbering moved meanwhile."""
+    words = ("gaps", "draft", str(cluster.number), "--days", str(days), "--key", str(cluster.key))
+    return CommandButton(f"Draft article: gap {cluster.number}", words, "primary")
 
 
 @command(
@@ -72,26 +79,35 @@ def gaps_command(ctx: Context, args: list[str]) -> CommandResult:
         f"{report.questions} question(s) in the last {days} days went unanswered or got Not "
         f"helpful, in {len(report.clusters)} cluster(s)."
     )
-    if report.clusters:
-        text += " Draft an article from the staff answers: `/deskhand gaps draft N`."
-    return ctx.ok(f"Knowledge gaps, last {days} days", text, fields=fields, table=table)
+    buttons = [draft_button(c, days) for c in report.clusters[:MAX_BUTTONS]]
+    if buttons:
+        text += (
+            " Draft an article from a gap's staff answers: press its Draft button (shown for "
+            f"the top {len(buttons)}) or `/deskhand gaps draft N`."
+        )
+    return ctx.ok(
+        f"Knowledge gaps, last {days} days", text, fields=fields, table=table, buttons=buttons
+    )
 
 
 @command(
     "gaps draft",
-    "gaps draft N [--days N]",
+    "gaps draft N [--days N] [--key K]",
     "Draft an article from the staff answers in gap N's tickets (a KB candidate to review); "
-    "in LLM mode the model writes it, citing the tickets.",
+    "in LLM mode the model writes it, citing the tickets. `--key` (what the Draft button "
+    "sends) drafts the cluster the list showed even if its number moved since.",
     role="staff",
     examples=("gaps draft 1",),
     family="review",
+    pressable=True,
 )
 def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
     """Extractive draft → KB candidate (audited); reviewing it is `kb approve`."""
-    positional, flags = parse_flags(args, valued={"days"})
+    positional, flags = parse_flags(args, valued={"days", "key"})
     if len(positional) != 1:
         raise UsageError("Give the gap number from `/deskhand gaps`, e.g. `gaps draft 1`.")
     number = parse_int(positional[0], "N", 1, 1000)
+    key = parse_int(str(flags["key"]), "--key", 1, 10**12) if "key" in flags else None
     try:
         draft = draft_gap(
             ctx.app.kb,
@@ -100,6 +116,7 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
             actor=ctx.caller.user_id,
             llm=ctx.app.llm,
             embedder=ctx.app.embedder,
+            key=key,
         )
     except GapsError as exc:
         raise CommandError(str(exc)) from exc
@@ -107,7 +124,7 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
         "gaps draft",
         f"candidate:{draft.candidate_id}",
         None,
-        {"title": draft.title, "tickets": draft.ticket_ids, "model": draft.model},
+        {"title": draft.title, "tickets": draft.ticket_ids, "model": draft.model, "key": key},
     )
     by = "written by the LLM" if draft.model != "extractive" else "drafted"
     note = f"{draft.note}\n" if draft.note else ""

@@ -15,9 +15,10 @@ if TYPE_CHECKING:  # bot.app imports the core modules
 
 
 def role_of(app: Deskhand, caller: Caller) -> Role:
-    """The caller's role from config (env) and chat-granted settings; console is always admin."""
-    if caller.platform == "console":
-        return "admin"
+    """The caller's role from config (env) and chat-granted settings (the policy's one rule).
+
+    On the console the operator at the terminal is admin; a simulated visitor is a member.
+    """
     return app.policy.role_of(caller.as_actor())
 
 

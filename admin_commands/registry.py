@@ -78,6 +78,7 @@ class Command:
     examples: tuple[str, ...] = ()
     form: FormHandler | None = None
     family: str = ""
+    pressable: bool = False  # may run from a CommandButton (still with the presser's role)
 
     @property
     def name(self) -> str:
@@ -124,13 +125,23 @@ def command(
     role: str = "admin",
     examples: tuple[str, ...] = (),
     family: str = "",
+    pressable: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Register a handler under `path` (e.g. "kb add")."""
+    """Register a handler under `path` (e.g. "kb add"); `pressable` lets a button run it."""
 
     def wrap(handler: Handler) -> Handler:
         words = tuple(path.split())
         REGISTRY.add(
-            Command(words, usage, summary, role, handler, examples, family=family or words[0])
+            Command(
+                words,
+                usage,
+                summary,
+                role,
+                handler,
+                examples,
+                family=family or words[0],
+                pressable=pressable,
+            )
         )
         return handler
 
@@ -153,6 +164,7 @@ def form_for(path: str) -> Callable[[FormHandler], FormHandler]:
                     existing.examples,
                     handler,
                     existing.family,
+                    existing.pressable,
                 )
                 return handler
         raise ValueError(f"no command {path!r} to attach a form to")

@@ -42,6 +42,7 @@ HELP = """Type a question as a community member. Demo commands:
   /send  /ignore    send the drafted reply as is, or ignore it
   /rate N           rate the resolved ticket 1-5
   /deskhand ...     admin commands (you are admin here), e.g. /deskhand help
+  /press N          press button N of the last admin result (e.g. Draft under `gaps`)
   /quit"""
 END_OF_TEXT = "."  # a line with only this ends a multi-line form field
 CANCEL = "/cancel"
@@ -86,6 +87,7 @@ class ConsoleSession:
         default_factory=list
     )  # (channel, thread, text)
     cards: list[tuple[str, Any]] = field(default_factory=list)  # (channel, Card) as drawn
+    buttons: list[Any] = field(default_factory=list)  # the last admin result's CommandButtons
 
     def __post_init__(self) -> None:
         self.thread = self._next_thread()
@@ -331,19 +333,44 @@ class ConsoleSession:
             self.rate_command(rest)
         elif head == "/deskhand":
             self.admin(rest)
+        elif head == "/press":
+            self.press_command(rest)
         elif head == "/help":
             self.say(HELP)
         else:
             self.say(f"Unknown demo command {head}. Type /help.")
 
+    def admin_caller(self, as_visitor: bool = False) -> Any:
+        """The local admin at the terminal, or the simulated visitor (a member, not staff)."""
+        from admin_commands import Caller
+
+        if as_visitor:
+            visitor = self.visitor
+            return Caller("console", visitor.user_id, visitor.display_name, channel_id="help")
+        return Caller(platform="console", user_id="admin", display_name="Admin", channel_id="help")
+
     def admin(self, text: str) -> None:
         """Run an admin command as the local admin; a form is asked for field by field."""
-        from admin_commands import Caller, run_command, run_command_form
+        from admin_commands import run_command
 
-        caller = Caller(
-            platform="console", user_id="admin", display_name="Admin", channel_id="help"
-        )
-        result = run_command(self.app, caller, text)
+        caller = self.admin_caller()
+        self.answer(caller, run_command(self.app, caller, text))
+
+    def press_command(self, rest: str, as_visitor: bool = False) -> None:
+        """/press N: press button N of the last admin result, as the admin or the visitor."""
+        from admin_commands import run_press
+
+        if not self.buttons:
+            raise DeskError("There is no button to press: /press N follows an admin result.")
+        if not rest.strip().isdigit() or not 1 <= int(rest) <= len(self.buttons):
+            raise DeskError(f"Press a number from 1 to {len(self.buttons)}, e.g. /press 1.")
+        caller = self.admin_caller(as_visitor)
+        self.answer(caller, run_press(self.app, caller, self.buttons[int(rest) - 1].line))
+
+    def answer(self, caller: Any, result: Any) -> None:
+        """Show a command's result: a form asked for first, then text, figures and buttons."""
+        from admin_commands import run_command_form
+
         if result.modal is not None:
             try:
                 values = self.fill_form(result.modal)
@@ -407,6 +434,12 @@ class ConsoleSession:
             path = self.app.config.home_path / (result.image_name or "chart.png")
             path.write_bytes(result.image_png)
             parts.append(f"(chart saved to {path})")
+        if result.buttons:  # a result without buttons keeps the earlier ones pressable
+            self.buttons = list(result.buttons)
+            parts.append(
+                "  ".join(f"[{i}] {b.label}" for i, b in enumerate(result.buttons, 1))
+                + "   (/press N)"
+            )
         body = plain("\n\n".join(p for p in parts if p))
         self.console.print(Panel(body, title=plain(result.title or "deskhand"), border_style=style))
 

@@ -50,6 +50,12 @@ class Cluster:
     nearest_article: dict[str, Any] | None  # {article_id, title, score}
     draft: str = ""  # the one command that drafts an article from this cluster's staff answers
 
+    @property
+    def key(self) -> int:
+        """A stable name for the cluster: its oldest conversation, which stays in it as it grows
+        (its number can change between listing and drafting; this does not)."""
+        return min(self.conversation_ids)
+
 
 @dataclass
 class GapsReport:
@@ -368,6 +374,31 @@ def _extractive(kb: Any, cluster: Cluster, replies: dict[int, str], embedder: An
     return Draft(title, body, cluster.issue_type or "general", cluster.ticket_ids)
 
 
+def find_cluster(report: GapsReport, number: int, key: int | None, days: float) -> Cluster:
+    """Gap N of the report, or (with `key`) the cluster that holds that conversation now.
+
+    A key is what a Draft button carries: the list may have changed since it was shown, so the
+    press drafts the same questions the admin saw (whatever their number is now), or says the
+    list changed when they are no longer a gap in the window.
+    """
+    if key is None:
+        cluster = next((c for c in report.clusters if c.number == number), None)
+        if cluster is None:
+            raise GapsError(
+                f"There is no gap {number} in the last {days:g} days "
+                f"({len(report.clusters)} found; see `gaps`)."
+            )
+        return cluster
+    cluster = next((c for c in report.clusters if key in c.conversation_ids), None)
+    if cluster is None:
+        raise GapsError(
+            f"The gaps list changed since you saw it: the questions of gap {number} are no "
+            f"longer among the gaps of the last {days:g} days (answered since, or out of the "
+            "window). Nothing was drafted; run `gaps` again."
+        )
+    return cluster
+
+
 def draft_gap(
     kb: Any,
     number: int,
@@ -375,16 +406,19 @@ def draft_gap(
     actor: str = "",
     llm: LlmRuntime | None = None,
     embedder: Any = None,
+    key: int | None = None,
 ) -> Draft:
-    """Draft gap N of the current report and queue it as a KB candidate for review."""
+    """Draft gap N of the current report (or the cluster holding conversation `key`) and queue
+    it as a KB candidate for review."""
     report = gaps_report(kb, days, embedder=embedder)
-    cluster = next((c for c in report.clusters if c.number == number), None)
-    if cluster is None:
-        raise GapsError(
-            f"There is no gap {number} in the last {days:g} days "
-            f"({len(report.clusters)} found; see `gaps`)."
-        )
+    cluster = find_cluster(report, number, key, days)
     draft = draft_from_cluster(kb, cluster, embedder, llm)
+    if cluster.number != number:
+        moved = (
+            f"Gap {number} of the list you saw is gap {cluster.number} now; "
+            "this is the draft of the same questions."
+        )
+        draft.note = f"{moved} {draft.note}".strip()
     cand = kb.add_candidate(
         question=draft.title,
         answer=draft.body,

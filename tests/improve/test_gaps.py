@@ -13,49 +13,14 @@ from admin_commands import run_command
 from bot.improve.gaps import cluster_vectors, gaps_report
 from bot.models import IssueType
 from knowledge.models import Article, KbCandidate, utcnow
-from tests.admin.conftest import ADMIN, STAFF, ask
-from tests.improve.conftest import conv_key, not_helpful
-
-CRYPTO = [
-    "can I pay my invoice with bitcoin?",
-    "do you accept crypto payments like bitcoin or ethereum?",
-    "can I pay for my plan with bitcoin?",
-]
-STAFF_ANSWER = (
-    "Hi there! We don't accept bitcoin or any other cryptocurrency. "
-    "You can pay by credit card, or by bank transfer on annual plans. "
-    "Thanks for asking!"
-)
-
-
-def _crypto_gap(app) -> list:
-    """Three members ask about crypto, get an answer that does not help, and staff answer."""
-    from bot.contracts import Member
-
-    # the scenario needs the wrong article answered: pin the thresholds, not the calibration's
-    assert run_command(app, ADMIN, "threshold set answer 0.5 clarify 0.3").ok
-    replies = []
-    for i, question in enumerate(CRYPTO):
-        user = f"UCRYPTO{i}"
-        reply = ask(app, question, user=user)
-        assert reply.route == "answer", (question, reply.route)
-        not_helpful(app, reply, user)
-        ticket = app.desk.open_ticket_for(reply.conversation_id)
-        if ticket is None:  # not escalated by the press: the member asks for a person
-            key = conv_key(app, reply.conversation_id)
-            app.service.handle_action(key, "human", "", Member(user), "slack")
-            ticket = app.desk.open_ticket_for(reply.conversation_id)
-        assert ticket is not None
-        app.desk.staff_message(ticket.id, "USTAFF", "Sam", STAFF_ANSWER)
-        app.desk.resolve(ticket.id, "USTAFF")
-        replies.append(reply)
-    return replies
+from tests.admin.conftest import STAFF, ask
+from tests.improve.conftest import CRYPTO, crypto_gap, not_helpful
 
 
 def test_gaps_cluster_the_same_question_and_draft_an_article_from_staff_answers(
     app, monkeypatch, capsys
 ) -> None:
-    crypto = _crypto_gap(app)
+    crypto = crypto_gap(app)
     other = ask(app, "the app is in english, can I switch it to french", user="UFR")
     report = gaps_report(app.kb, days=1)
     ids = {r.conversation_id for r in crypto}
