@@ -204,11 +204,12 @@ def export_onnx(source: Path, target: Path) -> Path:
 
 
 class OnnxMiniLM:
-    """Tokenise with `tokenizers`, run the built graph with ONNX Runtime; thread-safe."""
+    """Tokenise with the packaged vocabulary, run the built graph with ONNX Runtime; thread-safe."""
 
     def __init__(self, source: Path | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
+
+        from knowledge.wordpiece import WordPieceTokenizer
 
         source = source or model_dir()
         path = exported_path(source)
@@ -217,9 +218,7 @@ class OnnxMiniLM:
             export_onnx(source, path)
         self._ort = ort
         self._path = path
-        self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.no_padding()
+        self._tokenizer = WordPieceTokenizer(source / "tokenizer.json", MAX_TOKENS)
         # one thread for single queries (no spinning threads against the event loop), all cores
         # for batches; sessions are created on first use
         self._sessions: dict[int, Any] = {}
@@ -248,18 +247,18 @@ class OnnxMiniLM:
 
     def encode(self, texts: list[str], threads: int, batch_size: int = 64) -> np.ndarray:
         """(n, 384) float32 unit vectors; batches are length-sorted to keep padding small."""
-        encodings = self._tokenizer.encode_batch(texts)
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        encodings = [self._tokenizer.encode(text) for text in texts]
+        order = np.argsort([-len(e) for e in encodings], kind="stable")
         session = self._session(threads)
         out = np.zeros((len(texts), 384), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
+            width = max(len(encodings[i]) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros_like(ids)
             for r, i in enumerate(rows):
-                n = len(encodings[i].ids)
-                ids[r, :n] = encodings[i].ids
+                n = len(encodings[i])
+                ids[r, :n] = encodings[i]
                 mask[r, :n] = 1
             feeds = {"ids": ids, "mask": mask, "types": np.zeros_like(ids)}
             out[rows] = session.run(None, feeds)[0]
