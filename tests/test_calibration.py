@@ -55,6 +55,15 @@ def test_pick_thresholds_respects_the_wrong_answer_target() -> None:
     assert score(outcomes, loose)["answered_wrong"] > 0
 
 
+def test_off_topic_tickets_the_member_asked_for_are_counted_apart() -> None:
+    asked = outcome(0.3, 0.2, False, in_scope=False)
+    asked.signals = {"triggers": ["human_requested"]}
+    unasked = outcome(0.3, 0.2, False, in_scope=False)
+    result = score([asked, unasked], ["escalate", "escalate"])
+    assert result["oos_ticketed"] == 2 and result["oos_ticketed_unasked"] == 1
+    assert result["oos_ticket_unasked_rate"] == 0.5
+
+
 def test_calibrate_from_history_uses_member_feedback(app) -> None:
     with Session(app.engine) as s:
         for i in range(40):

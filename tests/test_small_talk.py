@@ -89,6 +89,24 @@ def test_off_topic_is_declined_politely_with_a_way_to_a_person(shared_app, text:
     assert reply.ticket_id is None and tickets(shared_app) == before
 
 
+def test_near_domain_chatter_the_kb_cannot_answer_is_declined_not_ticketed(shared_app) -> None:
+    """Low confidence and only just in domain (a CLINC-style near-domain line): a decline with
+    the Talk-to-a-person button, where it used to become a staff ticket."""
+    before = tickets(shared_app)
+    reply = ask(shared_app, "how much pto have i used")
+    assert reply.route == "decline" and reply.reasons == ["off_topic_low_confidence"]
+    assert "outside what I can help with" in reply.text
+    assert [b.action for b in reply.buttons] == ["human"]
+    assert reply.ticket_id is None and tickets(shared_app) == before
+
+
+def test_a_low_confidence_question_of_a_known_issue_type_still_reaches_staff(shared_app) -> None:
+    """No article fits, but the scope's classifier knows the issue type: a ticket, not a decline."""
+    reply = ask(shared_app, "the dark mode toggle disappeared from settings")
+    assert reply.route == "escalate" and reply.reasons[0] == "low_confidence"
+    assert reply.ticket_id
+
+
 def test_talk_to_a_person_after_a_decline_still_reaches_staff(shared_app) -> None:
     reply = ask(shared_app, "tell me a joke", thread="st-decline-human", user="st-dh")
     assert reply.route == "decline"

@@ -190,6 +190,14 @@ def score(
     pairs = list(zip(outcomes, routes, strict=True))
     result["oos_answered"] = sum(1 for o, r in pairs if not o.in_scope and r == "answer")
     result["oos_ticketed"] = sum(1 for o, r in pairs if not o.in_scope and r == "escalate")
+    # the goal allows a ticket when the member asked for a person ("am I talking to a human?")
+    result["oos_ticketed_unasked"] = sum(
+        1
+        for o, r in pairs
+        if not o.in_scope
+        and r == "escalate"
+        and "human_requested" not in (o.signals.get("triggers") or [])
+    )
     in_right = sum(
         1
         for o, r in pairs
@@ -204,6 +212,7 @@ def score(
     )
     result["oos_answered_rate"] = _rate(result["oos_answered"], result["oos_n"])
     result["oos_ticket_rate"] = _rate(result["oos_ticketed"], result["oos_n"])
+    result["oos_ticket_unasked_rate"] = _rate(result["oos_ticketed_unasked"], result["oos_n"])
     return result
 
 

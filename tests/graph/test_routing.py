@@ -112,6 +112,35 @@ CASES = [
         "low_confidence",
     ),
     (
+        "low confidence and only just in domain: near-domain chatter, declined without a ticket",
+        {"domain_score": 0.05, "hits": [hit(1, 0.3)], "confidence": 0.3},
+        "decline",
+        "off_topic_low_confidence",
+    ),
+    (
+        "low confidence but clearly in domain: a gap in the knowledge base, escalated",
+        {"domain_score": 0.3, "hits": [hit(1, 0.3)], "confidence": 0.3},
+        "escalate",
+        "low_confidence",
+    ),
+    (
+        "low confidence, only just in domain, but the scope names an issue type: escalated",
+        {
+            "domain_score": 0.05,
+            "classification": {"issue_type": "bug_report", "in_scope": True, "confidence": 0.8},
+            "hits": [hit(1, 0.3)],
+            "confidence": 0.3,
+        },
+        "escalate",
+        "low_confidence",
+    ),
+    (
+        "a low-confidence reply to a clarifying question is never declined",
+        {"domain_score": 0.05, "pending_question": "x", "hits": [hit(1, 0.3)], "confidence": 0.3},
+        "escalate",
+        "low_confidence",
+    ),
+    (
         "weak out of scope guess is ignored",
         {
             "classification": {"out_of_scope_topic": True, "confidence": 0.3},

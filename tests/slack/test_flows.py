@@ -382,6 +382,18 @@ def test_small_talk_and_off_topic_never_reach_the_staff_channel(harness: Harness
     assert kinds == ["confirmed"]
 
 
+def test_near_domain_chatter_is_declined_in_the_thread_without_a_staff_card(
+    harness: Harness,
+) -> None:
+    h, channel = harness, unique("C")
+    cards_before = len(posts(h, STAFF_CHANNEL))
+    root, _ = ask(h, "how much pto have i used", channel, unique("U"))
+    [decline] = posts(h, channel, root)
+    assert "outside what I can help with" in decline.params["text"]
+    assert [b["action_id"] for b in buttons(decline)] == ["deskhand:human"]
+    assert len(posts(h, STAFF_CHANNEL)) == cards_before
+
+
 def test_follow_up_in_the_thread_is_answered_from_the_same_article(harness: Harness) -> None:
     h, channel, user = harness, unique("C"), unique("U")
     root, _ = ask(h, "my parcel arrived damaged, can I claim a refund?", channel, user)
