@@ -16,6 +16,7 @@ from bot.policy import Actor, CachedGroups
 from bot.slack.delivery import SlackDelivery, api_error, deliver_pending
 from bot.slack.render import (
     ASSIST_ACTIONS,
+    COMMAND_ACTION,
     MEMBER_ACTIONS,
     STAFF_ACTIONS,
     parse_action_id,
@@ -295,6 +296,10 @@ class SlackAdapter(SlackDelivery):
             self.assist_action(body, action, name)
         elif name == "rate":
             self.rate_action(body, action)
+        elif name == COMMAND_ACTION:
+            from bot.slack.commands import press_button
+
+            press_button(self, body, action)
         else:
             log.debug("ignoring unknown deskhand action %s", action.get("action_id"))
 

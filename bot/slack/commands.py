@@ -41,19 +41,51 @@ def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) 
         log.exception("/deskhand %r failed for %s", text, user)
         respond(text=":warning: That command failed; the error is in the bot's log.")
         return
+    answer(adapter, result, user, channel, command.get("trigger_id", ""), respond)
+
+
+def press_button(adapter: Any, body: dict, action: dict) -> None:
+    """A CommandButton pressed (already acked): the admin layer runs its command as the presser,
+    and the result is answered through the press's response_url like a typed command's."""
+    from slack_bolt import Respond
+
+    user = (body.get("user") or {}).get("id", "")
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+    line = str(action.get("value") or "")
+    url = body.get("response_url") or ""
+    respond = Respond(response_url=url) if url else None
+    try:
+        result = admin_commands.run_press(adapter.app, make_caller(adapter, user, channel), line)
+    except Exception:
+        log.exception("button %r failed for %s", line, user)
+        adapter.ephemeral(channel or user, user, ":warning: That button failed; see the log.")
+        return
+    answer(adapter, result, user, channel, body.get("trigger_id", ""), respond, new_message=True)
+
+
+def answer(
+    adapter: Any,
+    result: Any,
+    user: str,
+    channel: str,
+    trigger_id: str,
+    respond: Callable[..., Any] | None,
+    new_message: bool = False,
+) -> None:
+    """Show a command's result: open its form, or post it (and send what it queued)."""
     modal = getattr(result, "modal", None)
     if modal is not None:
         meta = json.dumps({"command": modal.command, "channel_id": channel})
         try:
-            adapter.client.views_open(
-                trigger_id=command.get("trigger_id", ""), view=render_modal(modal, meta)
-            )
+            adapter.client.views_open(trigger_id=trigger_id, view=render_modal(modal, meta))
             return
         except SlackApiError as err:
             log.warning("views.open for %r failed: %s", modal.command, api_error(err))
-            respond(text=":warning: Could not open the form; please try again.")
+            if respond is not None:
+                respond(text=":warning: Could not open the form; please try again.")
             return
-    show_result(adapter, result, user, channel, respond)
+    show_result(adapter, result, user, channel, respond, new_message)
     if getattr(result, "deliver_now", False):
         deliver_now(adapter)
 
@@ -67,16 +99,26 @@ def deliver_now(adapter: Any) -> None:
 
 
 def show_result(
-    adapter: Any, result: Any, user: str, channel: str, respond: Callable[..., Any] | None
+    adapter: Any,
+    result: Any,
+    user: str,
+    channel: str,
+    respond: Callable[..., Any] | None,
+    new_message: bool = False,
 ) -> None:
-    """Post a CommandResult: ephemeral via response_url (or chat.postEphemeral), plus any image."""
+    """Post a CommandResult: ephemeral via response_url (or chat.postEphemeral), plus any image.
+
+    `new_message` (a button press) keeps the message the button was on, so its other buttons
+    stay pressable.
+    """
     text, blocks = render_command_result(result)
     ephemeral = bool(getattr(result, "ephemeral", True))
     kind = "ephemeral" if ephemeral else "in_channel"
     sent = False
     if respond is not None:
+        extra = {"replace_original": False} if new_message else {}
         try:
-            response = respond(text=text, blocks=blocks, response_type=kind)
+            response = respond(text=text, blocks=blocks, response_type=kind, **extra)
             sent = getattr(response, "status_code", 200) < 400
         except Exception as err:
             log.warning("response_url failed: %s", err)

@@ -13,6 +13,7 @@ ACTION_PREFIX = "deskhand:"
 MEMBER_ACTIONS = ("helpful", "not_helpful", "human", "option")
 STAFF_ACTIONS = ("claim", "resolve", "handback")
 ASSIST_ACTIONS = ("assist_send", "assist_ignore")
+COMMAND_ACTION = "cmd"  # a CommandButton under an admin result; its value is the command line
 MAX_BLOCKS = 50
 Blocks = list[dict[str, Any]]
 
@@ -273,7 +274,19 @@ def render_command_result(result: Any) -> tuple[str, Blocks]:
     usage = str(getattr(result, "usage", "") or "")
     if usage:
         blocks.append(_context(f"Usage: `{escape(usage)}`"))
-    return truncate(f"{title}: {escape(text)}" if text else title, 3000), blocks[:MAX_BLOCKS]
+    buttons = command_buttons(getattr(result, "buttons", None) or [])
+    blocks = blocks[: MAX_BLOCKS - 1] + ([_actions("deskhand_command", buttons)] if buttons else [])
+    return truncate(f"{title}: {escape(text)}" if text else title, 3000), blocks
+
+
+def command_buttons(buttons: Iterable[Any]) -> list[dict[str, Any]]:
+    """Block Kit buttons for a result's CommandButtons: the value is the command line the press
+    hands back to the admin layer (which parses and authorises it as if typed)."""
+    styles = {"primary": "primary", "danger": "danger"}  # Slack has no 'secondary' style
+    return [
+        _button(b.label, action_id(COMMAND_ACTION, i), b.line, styles.get(b.style, ""))
+        for i, b in enumerate(buttons)
+    ]
 
 
 def format_table(rows: list[list[str]]) -> str:
