@@ -88,6 +88,7 @@ class ConsoleSession:
     )  # (channel, thread, text)
     cards: list[tuple[str, Any]] = field(default_factory=list)  # (channel, Card) as drawn
     buttons: list[Any] = field(default_factory=list)  # the last admin result's CommandButtons
+    last_result: Any = None  # the last admin CommandResult shown
 
     def __post_init__(self) -> None:
         self.thread = self._next_thread()
@@ -420,7 +421,8 @@ class ConsoleSession:
         return "\n".join(lines).strip()
 
     def show_result(self, result: Any) -> None:
-        """An admin command's text, fields (the figures), table and chart location."""
+        """An admin command's text, fields (the figures), table, chart location and buttons."""
+        self.last_result = result
         style = "yellow" if result.ok else "red"
         parts = [result.text]
         if result.fields:

@@ -171,6 +171,11 @@ class DeskhandBot(discord.Client):
         if not await self.accepted(interaction):
             await staff.rate_action(self, interaction, ticket_id, rating)
 
+    async def command_button(self, interaction: discord.Interaction, line: str) -> None:
+        """A button under an admin result (the admin layer decides who may run it)."""
+        if not await self.accepted(interaction):
+            await commands.press(self, interaction, line)
+
     # ---- helpers ---------------------------------------------------------------------------
     def role_of(self, interaction: discord.Interaction) -> str:
         """admin | staff | member for whoever pressed or typed."""

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from admin_commands import Caller, CommandResult, run_command, run_command_form
+from admin_commands import Caller, CommandResult, run_command, run_command_form, run_press
 from admin_commands import role_of as admin_role_of
-from bot.discord import render
+from bot.discord import render, views
 
 if TYPE_CHECKING:
     from bot.app import Deskhand
@@ -93,6 +93,9 @@ def result_message(result: CommandResult) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": render.NO_MENTIONS}
     if files:
         kwargs["files"] = files
+    view = views.command_view(result.buttons)
+    if view is not None:
+        kwargs["view"] = view
     return kwargs
 
 
@@ -188,6 +191,18 @@ async def run_deskhand(bot: DeskhandBot, interaction: discord.Interaction, text:
     await respond(bot, interaction, result)
     if getattr(result, "deliver_now", False):
         try:  # the command queued posts (a moved card, notices): send them now
+            await bot.deliver_pending()
+        except Exception:
+            log.exception("delivering a command's queued posts failed; the retry loop will")
+
+
+async def press(bot: DeskhandBot, interaction: discord.Interaction, line: str) -> None:
+    """A CommandButton pressed (stored and deferred first): the admin layer runs its command as
+    the presser, and the result is answered privately like a typed command's."""
+    result = await asyncio.to_thread(run_press, bot.app, caller_of(interaction), line)
+    await respond(bot, interaction, result)
+    if result.deliver_now:
+        try:
             await bot.deliver_pending()
         except Exception:
             log.exception("delivering a command's queued posts failed; the retry loop will")

@@ -16,6 +16,13 @@ MEMBER_TEMPLATE = (
 STAFF_TEMPLATE = r"deskhand:(?P<action>claim|resolve|handback):(?P<ticket>\d+)"
 RATE_TEMPLATE = r"deskhand:rate:(?P<ticket>\d+):(?P<n>[1-5])"
 ASSIST_TEMPLATE = r"deskhand:assist_(?P<action>send|ignore):(?P<ticket>\d+)"
+COMMAND_PREFIX = "deskhand:cmd:"  # + the CommandButton's line (at most 80 chars: fits in 100)
+COMMAND_TEMPLATE = r"deskhand:cmd:(?P<line>.{1,87})"
+COMMAND_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "danger": discord.ButtonStyle.danger,
+}
 
 MEMBER_STYLES = {
     "helpful": discord.ButtonStyle.success,
@@ -154,7 +161,36 @@ class AssistAction(discord.ui.DynamicItem[discord.ui.Button], template=ASSIST_TE
         )
 
 
-DYNAMIC_ITEMS = (MemberAction, StaffAction, RateAction, AssistAction)
+class CommandAction(discord.ui.DynamicItem[discord.ui.Button], template=COMMAND_TEMPLATE):
+    """A button under an admin result: its id carries the command line the admin layer runs
+    (parsed and authorised as if the presser typed it), so it survives restarts."""
+
+    def __init__(self, line: str, label: str = "", style: str = "secondary") -> None:
+        custom_id = f"{COMMAND_PREFIX}{line}"
+        if len(custom_id) > CUSTOM_ID_LIMIT:
+            raise ValueError(f"command does not fit a custom id: {line!r}")
+        super().__init__(
+            discord.ui.Button(
+                label=(label or line)[:80],
+                style=COMMAND_STYLES.get(style, discord.ButtonStyle.secondary),
+                custom_id=custom_id,
+            )
+        )
+        self.line = line
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CommandAction:
+        """Rebuild from the id."""
+        return cls(match["line"], getattr(item, "label", "") or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the press to the bot."""
+        await interaction.client.command_button(interaction, self.line)  # type: ignore[attr-defined]
+
+
+DYNAMIC_ITEMS = (MemberAction, StaffAction, RateAction, AssistAction, CommandAction)
 
 
 def member_view(buttons: list[Button], conversation_id: int | None) -> discord.ui.View | None:
@@ -191,6 +227,16 @@ def rating_view(ticket_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for n in range(1, 6):
         view.add_item(RateAction(ticket_id, n))
+    return view
+
+
+def command_view(buttons: list[Any]) -> discord.ui.View | None:
+    """A persistent view for an admin result's CommandButtons (None when there are none)."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in buttons[:5]:  # one action row
+        view.add_item(CommandAction(button.line, button.label, button.style))
     return view
 
 
