@@ -118,6 +118,33 @@ class SlackFront:
         assert self.h.dispatch(body).status == 200
         self.h.idle()
 
+    def _answers(self) -> list[Any]:
+        """What commands and presses answered through their response_url, oldest first."""
+        return self.h.fake.of("response_url")
+
+    def command_buttons(self) -> list[tuple[str, str]]:
+        """(label, command line) of the buttons under the last command answer with buttons."""
+        self.buttoned = next(c for c in reversed(self._answers()) if buttons(c))
+        return [(b["text"]["text"], b["value"]) for b in buttons(self.buttoned)]
+
+    async def press_command_button(self, line: str, staff: bool = True) -> None:
+        button = next(b for b in buttons(self.buttoned) if b["value"] == line)
+        message = {  # an ephemeral answer, as Slack puts it in the action payload
+            "type": "message",
+            "ts": f"{unique('')}.000100",
+            "text": self.buttoned.params.get("text", ""),
+            "blocks": self.buttoned.params.get("blocks") or [],
+        }
+        user = "USTAFF" if staff else "UBYSTANDER"
+        self.h.press(button["action_id"], button["value"], user, STAFF_CHANNEL, message)
+        self.h.idle()
+
+    def command_answer(self) -> str:
+        """The text of the last answer (a press answers in a new message, the list stays)."""
+        answer = self._answers()[-1]
+        assert answer.params.get("replace_original") is False or answer is self.buttoned
+        return str(answer.params.get("text", ""))
+
     def cards_in(self, channel: str) -> list[int]:
         """Tickets whose card was posted in a channel."""
         return [
@@ -231,9 +258,42 @@ class DiscordFront:
         return str(self.h.channels["staff_forum"]["id"])
 
     async def command(self, text: str) -> None:
+        if not hasattr(self, "bot"):
+            await self._start()
         staff = self.h.channels["staff"]["id"]
-        self.h.slash(self.bot, staff, self.kim, text, roles=self.staff_roles)
+        self.token = self.h.slash(self.bot, staff, self.kim, text, roles=self.staff_roles)
         await self.h.settle(self.bot)
+
+    def _answer(self, token: str) -> dict[str, Any]:
+        """The message an interaction was answered with (a direct reply, or a followup)."""
+        fake = self.h.fake
+        follow = fake.find("POST", rf"/webhooks/{self.h.app_id}/{token}")
+        if follow:
+            return follow[-1].response
+        callback = fake.find("POST", rf"/interactions/\d+/{token}/callback")[-1]
+        return callback.response["resource"].get("message") or {}  # {}: deferred, never answered
+
+    def command_buttons(self) -> list[tuple[str, str]]:
+        """(label, command line) of the buttons under the last command's answer."""
+        self.buttoned = self._answer(self.token)
+        prefix = "deskhand:cmd:"
+        return [
+            (c["label"], c["custom_id"].removeprefix(prefix))
+            for c in self.h.components(self.buttoned)
+            if c["custom_id"].startswith(prefix)
+        ]
+
+    async def press_command_button(self, line: str, staff: bool = True) -> None:
+        message = {**self.buttoned, "channel_id": self.h.channels["staff"]["id"]}
+        who, roles = (self.kim, self.staff_roles) if staff else (self.rando, None)
+        self.token = self.h.press(self.bot, message, f"deskhand:cmd:{line}", who, roles=roles)
+        await self.h.settle(self.bot)
+
+    def command_answer(self) -> str:
+        """The title and text of the last answer (a press answers privately, the list stays)."""
+        answer = self._answer(self.token)
+        embed = (answer.get("embeds") or [{}])[0]
+        return f"{embed.get('title', '')}: {embed.get('description', '')}"
 
     def cards_in(self, channel: str) -> list[int]:
         """Tickets whose card was posted in a channel (a message, or a forum post)."""
@@ -327,6 +387,21 @@ class ConsoleFront:
 
     async def command(self, text: str) -> None:
         self.session.admin(text)
+
+    def command_buttons(self) -> list[tuple[str, str]]:
+        """(label, command line) of the numbered buttons under the last admin result."""
+        return [(b.label, b.line) for b in self.session.buttons]
+
+    async def press_command_button(self, line: str, staff: bool = True) -> None:
+        number = [b.line for b in self.session.buttons].index(line) + 1
+        if staff:
+            self.session.run_command(f"/press {number}")
+        else:
+            self.session.press_command(str(number), as_visitor=True)
+
+    def command_answer(self) -> str:
+        result = self.session.last_result
+        return f"{result.title}: {result.text}"
 
     def cards_in(self, channel: str) -> list[int]:
         """Tickets whose card was shown in a simulated staff channel."""

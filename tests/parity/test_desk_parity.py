@@ -6,7 +6,12 @@ import json
 
 from sqlmodel import Session, select
 
+from bot.contracts import Member
+from bot.improve.gaps import gaps_report
 from bot.models import AuditEntry, Feedback, Message, Ticket
+from knowledge.models import KbCandidate
+from tests.admin.conftest import ask
+from tests.improve.conftest import CRYPTO, STAFF_ANSWER
 from tests.slack.conftest import unique
 
 SAFE_LINK = "help.example/refunds (https://evil.example/login)"
@@ -178,3 +183,53 @@ async def test_a_drafted_reply_is_ignored_once(front) -> None:
     assert assist_used(front.app, ticket_id) == "ignored"
     await front.assist("send")
     assert front.member_texts() == before and assist_used(front.app, ticket_id) == "ignored"
+
+
+def seed_gap(app) -> set[int]:
+    """Members ask about paying in crypto, press Not helpful, get a person, and staff answer."""
+    seeded = set()
+    for question in CRYPTO:
+        user = unique("UCRYPTO")
+        reply = ask(app, question, user=user)
+        key = app.service.conversation(reply.conversation_id).key
+        app.service.handle_action(key, "not_helpful", "", Member(user), "slack")
+        if app.desk.open_ticket_for(reply.conversation_id) is None:
+            app.service.handle_action(key, "human", "", Member(user), "slack")
+        ticket = app.desk.open_ticket_for(reply.conversation_id)
+        assert ticket is not None, reply
+        app.desk.staff_message(ticket.id, "USTAFF", "Sam", STAFF_ANSWER)
+        app.desk.resolve(ticket.id, "USTAFF")
+        seeded.add(reply.conversation_id)
+    return seeded
+
+
+def pending_candidates(app) -> list[KbCandidate]:
+    with Session(app.engine) as session:
+        stmt = select(KbCandidate).where(KbCandidate.status == "pending")
+        return list(session.exec(stmt.order_by(KbCandidate.id)))
+
+
+async def test_gaps_draft_button_an_admin_press_drafts_once_and_a_non_admin_press_is_refused(
+    front,
+) -> None:
+    seeded = seed_gap(front.app)
+    await front.command("gaps --days 1")
+    report = gaps_report(front.app.kb, days=1, embedder=front.app.embedder)
+    cluster = next(c for c in report.clusters if seeded <= set(c.conversation_ids))
+    shown = front.command_buttons()
+    label, line = next((lbl, ln) for lbl, ln in shown if ln.endswith(f"--key {cluster.key}"))
+    assert label == f"Draft article: gap {cluster.number}"
+    assert line.startswith(f"gaps draft {cluster.number} --days 1 ")  # the window listed
+
+    before, refused = pending_candidates(front.app), len(refusals(front.app, "gaps draft"))
+    await front.press_command_button(line, staff=False)
+    assert "Only staff and admins can run `gaps draft`" in front.command_answer()
+    assert pending_candidates(front.app) == before
+    assert len(refusals(front.app, "gaps draft")) == refused + 1  # audited like a typed refusal
+
+    await front.press_command_button(line)
+    assert "Article drafted" in front.command_answer()
+    new = pending_candidates(front.app)[len(before) :]
+    assert len(new) == 1  # one press, one candidate
+    assert "We don't accept bitcoin" in new[0].answer
+    assert f"kb approve {new[0].id}" in front.command_answer()
