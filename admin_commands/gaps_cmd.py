@@ -12,7 +12,14 @@ from admin_commands.parsing import (
     parse_int,
 )
 from admin_commands.registry import Context, command
-from bot.improve.gaps import DEFAULT_DAYS, Cluster, GapsError, draft_gap, gaps_report
+from bot.improve.gaps import (
+    DEFAULT_DAYS,
+    Cluster,
+    GapsError,
+    draft_gap,
+    gaps_report,
+    pending_draft,
+)
 
 MAX_LISTED = 10
 
@@ -95,7 +102,8 @@ def gaps_command(ctx: Context, args: list[str]) -> CommandResult:
     "gaps draft N [--days N] [--key K]",
     "Draft an article from the staff answers in gap N's tickets (a KB candidate to review); "
     "in LLM mode the model writes it, citing the tickets. `--key` (what the Draft button "
-    "sends) drafts the cluster the list showed even if its number moved since.",
+    "sends) drafts the cluster the list showed even if its number moved since, and not twice "
+    "while its draft waits for review.",
     role="staff",
     examples=("gaps draft 1",),
     family="review",
@@ -108,6 +116,14 @@ def gaps_draft(ctx: Context, args: list[str]) -> CommandResult:
         raise UsageError("Give the gap number from `/deskhand gaps`, e.g. `gaps draft 1`.")
     number = parse_int(positional[0], "N", 1, 1000)
     key = parse_int(str(flags["key"]), "--key", 1, 10**12) if "key" in flags else None
+    existing = pending_draft(ctx.app.engine, key) if key is not None else None
+    if existing is not None:
+        return ctx.ok(
+            "Already drafted",
+            f"These questions were drafted already: candidate **#{existing}** is waiting for "
+            f"review (`/deskhand kb approve {existing}` or `kb reject {existing}`). Nothing new "
+            "was drafted.",
+        )
     try:
         draft = draft_gap(
             ctx.app.kb,

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.improve.review import staff_replies
-from bot.models import Decision, IssueType, Ticket
+from bot.models import AuditEntry, Decision, IssueType, Ticket
 from bot.monitoring.facts import ConvFacts, load_window
-from knowledge.models import Article, utcnow
+from knowledge.models import Article, KbCandidate, utcnow
 
 if TYPE_CHECKING:  # the LLM stack loads only in LLM mode
     from bot.llm.setup import LlmRuntime
@@ -397,6 +397,31 @@ def find_cluster(report: GapsReport, number: int, key: int | None, days: float) 
             "window). Nothing was drafted; run `gaps` again."
         )
     return cluster
+
+
+def pending_draft(engine: Engine, key: int) -> int | None:
+    """The candidate the latest keyed draft of this cluster made, while it waits for review.
+
+    A Draft button pressed twice (a double click, a second admin) then points at that candidate
+    instead of queueing a duplicate; once it is approved or rejected, a press drafts again.
+    """
+    with Session(engine) as session:
+        rows = session.exec(
+            select(AuditEntry.target, AuditEntry.after)
+            .where(AuditEntry.action == "gaps draft")
+            .order_by(col(AuditEntry.id).desc())
+            .limit(500)
+        )
+        for target, after in rows:
+            try:
+                data = json.loads(after or "null")
+                candidate_id = int(target.removeprefix("candidate:"))
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("key") == key:
+                cand = session.get(KbCandidate, candidate_id)
+                return candidate_id if cand is not None and cand.status == "pending" else None
+    return None
 
 
 def draft_gap(

@@ -64,6 +64,13 @@ def test_gaps_offers_a_draft_button_per_top_cluster_and_a_staff_press_drafts_it(
     assert "We don't accept bitcoin" in new[0].answer
     assert f"kb approve {new[0].id}" in drafted.text
 
+    again = run_press(app, ADMIN, button.line)  # a double click, or a second admin
+    assert again.ok and again.title == "Already drafted" and f"#{new[0].id}" in again.text
+    assert len(candidates(app)) == len(before) + 1
+    assert run_command(app, ADMIN, f"kb reject {new[0].id}").ok
+    redrafted = run_press(app, STAFF, button.line)  # reviewed: a press drafts again
+    assert redrafted.title == "Article drafted" and len(candidates(app)) == len(before) + 2
+
 
 def test_a_member_press_is_refused_audited_and_drafts_nothing(app) -> None:
     crypto_gap(app)

@@ -233,3 +233,8 @@ async def test_gaps_draft_button_an_admin_press_drafts_once_and_a_non_admin_pres
     assert len(new) == 1  # one press, one candidate
     assert "We don't accept bitcoin" in new[0].answer
     assert f"kb approve {new[0].id}" in front.command_answer()
+    await front.press_command_button(line)  # pressed again: the pending draft, not a second one
+    assert f"candidate **#{new[0].id}** is waiting for review" in front.command_answer()
+    assert pending_candidates(front.app)[len(before) :] == new
+    await front.command(f"kb reject {new[0].id}")  # reviewed (the next front shares this app)
+    assert front.app.kb.list_candidates("rejected")[-1].id == new[0].id
