@@ -103,3 +103,18 @@ def test_custom_ids_match_their_templates(custom_id, template):
 def test_member_view_skips_values_that_do_not_fit():
     view = views.member_view([Button("option", "A", "1"), Button("option", "B", "x" * 200)], 9)
     assert [i.custom_id for i in view.children] == ["deskhand:option:9:1"]
+
+
+def test_command_buttons_become_a_persistent_view_whose_ids_carry_the_command_line():
+    from admin_commands import CommandButton, CommandResult
+    from admin_commands.contracts import BUTTON_LINE_LIMIT
+    from bot.discord.commands import result_message
+
+    longest = CommandButton("Draft", ("kb", "search", "x" * (BUTTON_LINE_LIMIT - 10)))
+    result = CommandResult(True, "Knowledge gaps", "2 clusters", buttons=[longest])
+    view = result_message(result)["view"]
+    [item] = view.children
+    assert item.custom_id == f"deskhand:cmd:{longest.line}"
+    assert len(item.custom_id) <= views.CUSTOM_ID_LIMIT and view.timeout is None
+    assert views.CommandAction.__discord_ui_compiled_template__.fullmatch(item.custom_id)
+    assert "view" not in result_message(CommandResult(True, "t", "x"))

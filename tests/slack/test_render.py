@@ -161,3 +161,29 @@ def test_chunks_respect_limits() -> None:
     assert (
         all(len(p) <= 2900 for p in parts) and "".join(parts).replace("\n", "") == "a" * 7000 + "b"
     )
+
+
+def test_command_buttons_are_one_actions_block_carrying_the_command_line() -> None:
+    from admin_commands import CommandButton, CommandResult
+    from bot.slack.render import parse_action_id, render_command_result
+
+    result = CommandResult(
+        ok=True,
+        title="Knowledge gaps",
+        text="2 clusters",
+        buttons=[
+            CommandButton("Draft article: gap 1", ("gaps", "draft", "1", "--key", "7"), "primary"),
+            CommandButton("Draft article: gap 2", ("gaps", "draft", "2", "--key", "9")),
+        ],
+    )
+    _, blocks = render_command_result(result)
+    actions = [b for b in blocks if b["type"] == "actions"]
+    assert len(actions) == 1 and blocks[-1] is actions[0]
+    first, second = actions[0]["elements"]
+    assert [parse_action_id(e["action_id"]) for e in (first, second)] == ["cmd", "cmd"]
+    assert first["action_id"] != second["action_id"]  # unique within the block
+    assert (first["value"], first["style"]) == ("gaps draft 1 --key 7", "primary")
+    assert second["value"] == "gaps draft 2 --key 9" and "style" not in second
+    assert not [
+        b for b in render_command_result(CommandResult(True, "t", "x"))[1] if b["type"] == "actions"
+    ]
