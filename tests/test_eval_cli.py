@@ -158,6 +158,7 @@ def test_eval_retrieval_and_decisions_json(
     low, high = data["intervals_95"]["in_scope_correct_rate"]
     assert low <= data["in_scope_correct_rate"] <= high
     assert data["oos_answered"] == 0
+    assert data["oos_ticket_unasked_rate"] == 0.0  # off-topic lines are declined, never tickets
     assert 0 <= data["clarified_right_offered"] <= data["clarified"]
     ceiling = data["label_ceiling"]
     assert ceiling["max_wrong_rate"] == 0.02 and 0 < ceiling["answered_correct_rate"] <= 1
