@@ -5,7 +5,11 @@ adapter (knowledge.adapter) fitted to the same synthesised phrasings."""
 from __future__ import annotations
 
 import logging
+import os
+import re
+import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +60,50 @@ class DomainBuilder:
         self._bg: np.ndarray | None = None
         self.phrasing_vectors: np.ndarray | None = None
         self.centroids: dict[int, np.ndarray] = {}
+        self._load_vectors()
+
+    def _vectors_path(self) -> Path:
+        """One file per embedder in the home: vectors made by another model never mix in."""
+        embedder = self.app.embedder
+        key = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{getattr(embedder, 'name', 'embedder')}")
+        return self.app.config.home_path / f"domain-vectors-{key}-{embedder.dim}.npz"
+
+    def _load_vectors(self) -> None:
+        """Phrasing and background vectors from the last build, so a cold start embeds nothing."""
+        path = self._vectors_path()
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                texts, vectors = saved["texts"].tolist(), saved["vectors"]
+                background, bg_vectors = saved["background"].tolist(), saved["bg_vectors"]
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # damaged or from an older layout: embed again, rewrite it
+            log.warning("ignoring the domain vector cache %s (%s)", path, exc)
+            return
+        self._vectors.update(zip(texts, vectors, strict=True))
+        if background == self._background:
+            self._bg = bg_vectors
+
+    def _save_vectors(self, texts: list[str]) -> None:
+        """Keep exactly the vectors this build used (edited articles' old ones drop out)."""
+        path = self._vectors_path()
+        writer = f"{os.getpid()}-{threading.get_ident()}"  # start-up and import may both build
+        partial = path.with_name(f"{path.stem}.{writer}.partial.npz")
+        try:
+            np.savez(
+                partial,
+                texts=np.array(texts, dtype=str),
+                vectors=np.stack([self._vectors[t] for t in texts]).astype(np.float32)
+                if texts
+                else np.zeros((0, self.app.embedder.dim), np.float32),
+                background=np.array(self._background, dtype=str),
+                bg_vectors=np.asarray(self._bg, np.float32),
+            )
+            os.replace(partial, path)  # atomic: a concurrent reader sees the old file or the new
+        except OSError as exc:
+            log.warning("could not cache domain vectors at %s (%s)", path, exc)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def adapter(self, sources: list[int], skip_fold: int | None = None) -> np.ndarray | None:
         """The query map fitted to the phrasings of the last build (without one fold, if given)."""
@@ -85,8 +133,11 @@ class DomainBuilder:
         if missing:
             for text, vec in zip(missing, self.app.embedder.embed(missing), strict=True):
                 self._vectors[text] = np.asarray(vec, np.float32)
-        if self._bg is None:
+        embed_background = self._bg is None
+        if embed_background:
             self._bg = self.app.embedder.embed(self._background)
+        if missing or embed_background:
+            self._save_vectors(sorted(set(wanted)))
         vectors = np.stack([self._vectors[t] for t in phrasings]) if phrasings else None
         self.phrasing_vectors = vectors
         self.centroids = self.app.index.article_centroids() if few and phrasings else {}

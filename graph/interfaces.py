@@ -6,11 +6,12 @@ Hit and Embedder belong to the knowledge layer: import them from knowledge.contr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from knowledge.contracts import Hit
+
+if TYPE_CHECKING:  # annotations only: `scope list` loads no numpy
+    import numpy as np
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from knowledge.chunking import chunk_article
 from knowledge.contracts import Embedder, Hit
 from knowledge.errors import KnowledgeError
 from knowledge.models import Article, ArticleVersion, KbCandidate, utcnow
-from knowledge.search import HybridRetriever
 from knowledge.sessions import session_scope
 
 if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
@@ -73,6 +72,8 @@ class KnowledgeBase:
         self.engine = engine
         self.index = index
         self.embedder = embedder
+        from knowledge.search import HybridRetriever  # numpy: not for `kb list`
+
         self.retriever = HybridRetriever(index, embedder)
         self.on_added: builtins.list[Callable[[], None]] = []  # told after new articles commit
 

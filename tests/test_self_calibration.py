@@ -212,3 +212,56 @@ def test_a_busy_database_is_retried_then_the_failure_is_shown_not_only_logged(
     assert app.settings.get("calibration_failure") == {}
     assert "Self-calibrated on 5 articles" in run_command(app, STAFF, "threshold show").text
     app.engine.dispose()
+
+
+class _CountingEmbedder:
+    """The real embedder, recording every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def embed(self, texts, **kwargs):
+        self.texts += list(texts)
+        return self.inner.embed(texts, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_restart_reuses_the_domain_vectors_instead_of_embedding_them_again(
+    tmp_path, embedder
+) -> None:
+    """A cold `ask` used to embed every phrasing and the background set before answering."""
+    import numpy as np
+
+    from bot.app import Deskhand
+    from bot.config import Config
+    from bot.self_calibration import DomainBuilder
+    from knowledge.ingest import import_path
+
+    first = make_app(tmp_path / "home", embedder, sample=False)
+    import_path(first.kb, write_kb(tmp_path / "kb"))
+    first.calibration_job.wait()
+    built = DomainBuilder(first)
+    built.build()
+    first.engine.dispose()
+
+    counting = _CountingEmbedder(embedder)
+    again = Deskhand(Config(home=str(tmp_path / "home")), embedder=counting)
+    again.calibration_job.wait()
+    counting.texts.clear()
+    rebuilt = DomainBuilder(again)
+    rebuilt.build()
+    assert counting.texts == []
+    assert np.array_equal(rebuilt.phrasing_vectors, built.phrasing_vectors)
+
+    # a damaged cache file is ignored (one warning), embedded again and rewritten
+    for path in (tmp_path / "home").glob("domain-vectors-*.npz"):
+        path.write_bytes(b"not an npz")
+    DomainBuilder(again).build()
+    assert counting.texts  # embedded again
+    counting.texts.clear()
+    DomainBuilder(again).build()
+    assert counting.texts == []  # and the rewritten file serves the next start
+    again.engine.dispose()

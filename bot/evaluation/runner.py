@@ -77,7 +77,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                 "--heldout-followups",
                 help="held-out follow-up JSONL on the bundled sample (default: bundled pairs)",
             )
-    from bot.improve.history import add_history_arguments
+    from bot.improve.history_args import add_history_arguments
 
     add_history_arguments(sub.add_parser("history", help="replay labelled cases from real work"))
 

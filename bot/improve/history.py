@@ -205,19 +205,6 @@ def history_report(
     }
 
 
-def add_history_arguments(p: Any) -> None:
-    """`deskhand eval history [--json] [--answer X] [--clarify Y]` (a candidate's thresholds)."""
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--answer", type=float, help="replay with this answer threshold instead")
-    p.add_argument("--clarify", type=float, help="replay with this clarify threshold instead")
-    p.add_argument(
-        "--kb-drafts",
-        default="",
-        help="replay with these pending KB candidates served (ids, comma-separated)",
-    )
-
-
 def run_history(args: Any) -> dict[str, Any]:
     """Replay every labelled case against this home's configuration (or the candidate's)."""
     from bot.app import get_app

@@ -1,0 +1,65 @@
+"""Read-only commands start light: what they import, not how long they take (#14).
+
+`--help`, `kb list` and `scope list` must not load the graph, the index or the models; their
+start-up figures are in the README (Command line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = (
+    "langgraph",
+    "langchain_core",
+    "lancedb",
+    "pyarrow",
+    "onnxruntime",
+    "numpy",
+    "graph.builder",
+)
+PROBE = """
+import json, sys
+from bot.cli import main
+sys.argv = ["deskhand", *json.loads(sys.argv[1])]
+try:
+    code = main()
+except SystemExit as stop:
+    code = stop.code
+loaded = sorted({m for m in sys.modules for h in json.loads(sys.argv[2]) if m == h or m.startswith(h + ".")})
+with open(sys.argv[3], "w") as out:
+    json.dump({"code": code, "loaded": loaded}, out)
+"""
+
+
+@pytest.fixture(scope="module")
+def home(sample_template: Path, tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("startup") / "home"
+    shutil.copytree(sample_template, copy)
+    return copy
+
+
+def _modules_after(home: Path, tmp_path: Path, *args: str) -> dict:
+    env = {**os.environ, "DESKHAND_HOME": str(home), "COLUMNS": "200"}
+    env.pop("DESKHAND_DATABASE_URL", None)
+    result = tmp_path / "loaded.json"
+    probe = [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY), str(result)]
+    done = subprocess.run(probe, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(result.read_text())
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("kb", "list"), ("kb", "list", "--json"), ("scope", "list")]
+)
+def test_read_only_commands_load_no_graph_index_or_models(home, tmp_path, args) -> None:
+    outcome = _modules_after(home, tmp_path, *args)
+    assert outcome["code"] in (0, None)
+    assert outcome["loaded"] == []
