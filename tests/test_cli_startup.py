@@ -27,14 +27,15 @@ HEAVY = (
 )
 PROBE = """
 import json, sys
+args, heavy, result = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 from bot.cli import main
-sys.argv = ["deskhand", *json.loads(sys.argv[1])]
+sys.argv = ["deskhand", *args]
 try:
     code = main()
 except SystemExit as stop:
     code = stop.code
-loaded = sorted({m for m in sys.modules for h in json.loads(sys.argv[2]) if m == h or m.startswith(h + ".")})
-with open(sys.argv[3], "w") as out:
+loaded = sorted({m for m in sys.modules for h in heavy if m == h or m.startswith(h + ".")})
+with open(result, "w") as out:
     json.dump({"code": code, "loaded": loaded}, out)
 """
 
