@@ -36,6 +36,6 @@ def test_runtime_set_has_no_pytorch_stack_or_build_only_packages() -> None:
 
 
 def test_sizes_come_from_the_record_files() -> None:
-    sizes = distribution_sizes()
+    sizes = distribution_sizes(["lancedb", "onnxruntime", "deskhand"])
+    assert set(sizes) == {"lancedb", "onnxruntime", "deskhand"}
     assert sizes["lancedb"] > 50e6 and sizes["onnxruntime"] > 10e6
-    assert all(size >= 0 for size in sizes.values())

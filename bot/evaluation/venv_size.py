@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import stat
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from importlib import metadata
-from pathlib import Path
 
 _EXTRA = re.compile(r"extra\s*==")
 
@@ -22,17 +24,24 @@ def _key(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def distribution_sizes() -> dict[str, int]:
+def distribution_sizes(names: Iterable[str] | None = None) -> dict[str, int]:
     """Bytes on disk per installed distribution (each file counted once, by its RECORD)."""
+    wanted = {_key(n) for n in names} if names is not None else None
     sizes: Counter[str] = Counter()
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     for dist in metadata.distributions():
+        name = _key(dist.metadata["Name"])
+        if wanted is not None and name not in wanted:
+            continue
         for file in dist.files or []:
-            path = Path(str(dist.locate_file(file))).resolve()
-            if path in seen or not path.is_file():
+            try:
+                info = os.stat(os.path.normpath(str(dist.locate_file(file))))
+            except OSError:
                 continue
-            seen.add(path)
-            sizes[_key(dist.metadata["Name"])] += path.stat().st_size
+            if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            sizes[name] += info.st_size
     return dict(sizes)
 
 
