@@ -69,7 +69,7 @@ def privacy_set(ctx: Context, args: list[str]) -> CommandResult:
 @command(
     "forget",
     "forget @member",
-    "Erase everything the bot keeps about a member (messages, tickets' text, checkpoints, logs).",
+    "Erase everything the bot keeps about a member (messages, tickets' text, conversation memory, logs).",
     examples=("forget @ann",),
     family="privacy",
 )
@@ -78,9 +78,7 @@ def forget(ctx: Context, args: list[str]) -> CommandResult:
     if len(args) != 1 or not user_ref(args[0]):
         raise UsageError("Name one member, e.g. `forget @ann` (or their user id).")
     member = f"{ctx.caller.platform}:{user_ref(args[0])}"
-    counts = forget_member(
-        ctx.app.engine, member, ctx.app.checkpointer, actor=ctx.actor, via=ctx.caller.platform
-    )
+    counts = forget_member(ctx.app.engine, member, actor=ctx.actor, via=ctx.caller.platform)
     return ctx.ok(
         "Member forgotten",
         f"Erased {member}: "

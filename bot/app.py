@@ -7,11 +7,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
-from sqlmodel import Session, select
-
+from bot import revisions
 from bot.candidate_parts import CandidateParts
-from bot.checkpoints import make_checkpointer
 from bot.config import Config, load_config
 from bot.contracts import Member
 from bot.db import make_engine
@@ -19,7 +16,7 @@ from bot.desk import EscalationDesk
 from bot.desk_service import DeskService
 from bot.escalation import EscalationSteps
 from bot.improve.flywheel import ClassifierJob
-from bot.models import IssueType
+from bot.legacy_checkpoints import migrate_legacy_checkpoints
 from bot.outbox import Outbox
 from bot.policy import Actor, Policy
 from bot.runtime_settings import SettingsStore
@@ -77,8 +74,8 @@ class Deskhand:
         self.desk_service = DeskService(self)
         self.outbox = Outbox(self.engine)
         self.escalations = EscalationSteps(self.engine)
-        self.checkpointer = make_checkpointer(self.config)
-        self.graph = build_graph(self.checkpointer)
+        migrate_legacy_checkpoints(self.config, self.engine)  # pre-issue-14 homes, once
+        self.graph = build_graph()  # no checkpointer: bot.conversation_state keeps the memory
         # The LLM parts: extractive until enable_llm (bot.llm.setup) swaps them and sets `llm`.
         self.answerer: Answerer = ExtractiveAnswerer()
         self.summariser: Summariser = ExtractiveSummariser()
@@ -169,8 +166,8 @@ class Deskhand:
         return topics[:6]
 
     def _scope_version(self) -> tuple[Any, ...]:
-        with Session(self.engine) as session:
-            return tuple(session.exec(select(func.count(), func.max(IssueType.updated_at))).one())
+        revs = revisions.read(self.engine)
+        return revs.issue_types, revs.issue_types_updated
 
     def _refresh_classifier(self) -> None:
         stamp = self._scope_version()

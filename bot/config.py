@@ -112,7 +112,7 @@ class Config:
 
     @property
     def checkpoint_path(self) -> Path:
-        """Where LangGraph keeps conversation checkpoints (SQLite)."""
+        """Where older versions kept LangGraph checkpoints (moved into the database at start-up)."""
         return self.home_path / "checkpoints.sqlite"
 
     @staticmethod

@@ -30,7 +30,7 @@ class IssueType(SQLModel, table=True):
 
 
 class Conversation(SQLModel, table=True):
-    """One platform thread with one member; the graph's checkpoint thread id is `key`."""
+    """One platform thread with one member (`key`: platform, channel and thread in one string)."""
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True, unique=True)
@@ -42,6 +42,18 @@ class Conversation(SQLModel, table=True):
     status: str = Field(default="open", index=True)  # open | answered | escalated | resolved
     issue_type: str = ""
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationState(SQLModel, table=True):
+    """What the graph remembers between a conversation's turns: one row, rewritten each turn.
+
+    Written in the same transaction as the turn's messages and decision (bot.service), so the
+    memory and the record never disagree after a crash; graph.state.MEMORY_KEYS as JSON.
+    """
+
+    conversation_id: int = Field(primary_key=True)
+    state: str = "{}"
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -20,7 +20,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from bot.privacy.erasure import forget_member
 
     app = _app()
-    counts = forget_member(app.engine, args.member, app.checkpointer, actor="cli", via="cli")
+    counts = forget_member(app.engine, args.member, actor="cli", via="cli")
     sys.stdout.write(json.dumps({"member": args.member, "erased": counts}) + "\n")
     return 0
 
@@ -46,7 +46,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if days <= 0:
         sys.stderr.write("retention_days is 0 (keep forever): nothing purged. Use --days N.\n")
         return 0
-    counts = purge_older_than(app.engine, days, app.checkpointer, actor="cli")
+    counts = purge_older_than(app.engine, days, actor="cli")
     sys.stdout.write(json.dumps({"days": days, "erased": counts}) + "\n")
     return 0
 

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func
-from sqlmodel import Session, select
 
+from bot import revisions
 from bot.background_job import RerunningJob
 from graph.domain import DomainModel, calibrate, load_background, match_answer_share
 from graph.nodes.common import hit_to_dict
 from graph.routing import confidence_of
 from knowledge.adapter import fit_adapter
-from knowledge.models import Article, utcnow
+from knowledge.models import utcnow
 from knowledge.synth import article_phrasings
 
 if TYPE_CHECKING:  # bot.app imports the core modules
@@ -45,9 +44,8 @@ log = logging.getLogger(__name__)
 
 def kb_stamp(app: Deskhand) -> tuple[int, str]:
     """Changes whenever an article is added, edited or removed."""
-    with Session(app.engine) as session:
-        count, latest = session.exec(select(func.count(), func.max(Article.updated_at))).one()
-    return int(count or 0), str(latest or "")
+    revs = revisions.read(app.engine)
+    return revs.articles, str(revs.articles_updated or "")
 
 
 class DomainBuilder:

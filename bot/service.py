@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import conversation_state, revisions
 from bot.abuse import AbuseGate
 from bot.abuse.gate import LIVE_PLATFORMS, limits_of
 from bot.abuse.hold import hold, join_open_ticket, open_ticket_of_member
-from bot.checkpoints import prune_thread
 from bot.contracts import (
     MAX_STORED_CHARS,
     Button,
@@ -90,6 +90,8 @@ class SupportService:
         self.version_stamp: Callable[[SettingsStore, str], str] = lambda _s, _c: ""
         # set by the app from its Policy: is this author staff? (shadow channels record their replies)
         self.is_staff: StaffCheck = lambda _p, _m: False
+        # set by evaluations: sees (conversation key, the graph's whole final state) every turn
+        self.on_turn: Callable[[str, dict[str, Any]], None] | None = None
 
     # ---- member messages -------------------------------------------------------------------
     def handle(self, msg: IncomingMessage) -> Reply:
@@ -233,7 +235,9 @@ class SupportService:
             "persona": settings.persona(),
         }
         candidate = assignment.experiment if assignment and assignment.arm == "candidate" else ""
-        version = self.version_stamp(settings, msg.channel_id)
+        with revisions.one_read_per_message(self.engine):  # version and deps share one read
+            version = self.version_stamp(settings, msg.channel_id)
+            deps = self._deps(candidate)
         if candidate and self.candidate_parts:
             version = self.candidate_parts.version(version, candidate)
         labels = {  # recorded on the decision for monitoring segments
@@ -242,29 +246,43 @@ class SupportService:
             "experiment": assignment.experiment if assignment else "",
             "arm": assignment.arm if assignment else "",
         }
+        remember = True  # the turn's memory is stored with its record (not after a failure)
+        try:
+            if deps is None:
+                raise RuntimeError("the graph's dependencies could not be built")
+            memory = conversation_state.load(self.engine, conv.id or 0)
+            with conversation_scope(conv.id):
+                out = self.graph.invoke({**memory, **state_in}, context=deps)
+        except Exception:
+            log.exception("graph failed for %s", conv.key)
+            out = _fallback_state(turn.text if turn.is_typed else self._last_question(conv))
+            remember = False
+        if self.on_turn is not None:
+            self.on_turn(conv.key, out)
+        latency_ms = (time.perf_counter() - started) * 1000
+        with self.gate.member_locks.get(f"{msg.platform}:{msg.member.user_id}"):
+            return self._persist(
+                conv,
+                msg,
+                turn,
+                out,
+                latency_ms,
+                settings,
+                bool(channel_cfg.get("shadow")),
+                labels,
+                remember,
+            )
+
+    def _deps(self, candidate: str) -> GraphDeps | None:
+        """The graph's parts for this message (None if building them failed: the turn hands off)."""
         try:
             deps = self.deps_factory()
             if candidate and self.candidate_parts:
                 deps = self.candidate_parts.deps(deps, candidate)
-            with conversation_scope(conv.id):
-                out = self.graph.invoke(
-                    state_in,
-                    config={"configurable": {"thread_id": conv.key}},
-                    context=deps,
-                    durability="exit",
-                )
+            return deps
         except Exception:
-            log.exception("graph failed for %s", conv.key)
-            out = _fallback_state(turn.text if turn.is_typed else self._last_question(conv))
-        try:
-            prune_thread(self.graph.checkpointer, conv.key)
-        except Exception:  # storage upkeep never costs the member their answer
-            log.exception("could not prune old checkpoints of %s", conv.key)
-        latency_ms = (time.perf_counter() - started) * 1000
-        with self.gate.member_locks.get(f"{msg.platform}:{msg.member.user_id}"):
-            return self._persist(
-                conv, msg, turn, out, latency_ms, settings, bool(channel_cfg.get("shadow")), labels
-            )
+            log.exception("could not build the graph's dependencies")
+            return None
 
     def _persist(
         self,
@@ -276,7 +294,9 @@ class SupportService:
         settings: SettingsStore,
         shadow: bool,
         labels: dict[str, str] | None = None,
+        remember: bool = True,
     ) -> Reply:
+        """Record the turn (messages, decision, ticket, status, conversation memory) in one commit."""
         route = cast(Route, out.get("route") or "escalate")  # the graph's routes are Route values
         cls = out.get("classification") or {}
         hits = out.get("hits") or []
@@ -357,6 +377,8 @@ class SupportService:
                 conv.issue_type = cls["issue_type"]
             conv.updated_at = utcnow()
             session.add(conv)
+            if remember:
+                conversation_state.save(session, conv.id or 0, out)
             if not self._commit_first(session, msg):
                 return recorded_elsewhere(msg, conv.id)
             decision_id = decision.id
@@ -499,7 +521,7 @@ def recorded_elsewhere(msg: IncomingMessage, conversation_id: int | None) -> Rep
 
 
 def storable_message(msg: IncomingMessage) -> IncomingMessage:
-    """The message with every free-text field safe to store in any database and checkpoint."""
+    """The message with every free-text field safe to store in any database."""
     if not needs_cleaning(msg.text + msg.channel_name + msg.member.display_name):
         return msg
     return replace(

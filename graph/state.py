@@ -48,8 +48,8 @@ def recent_turns(
 ) -> list[dict[str, Any]]:
     """Append this turn's entries but keep only the last TRANSCRIPT_WINDOW.
 
-    Every checkpoint stores the whole state, so an unbounded transcript made a thread's
-    checkpoints grow quadratically; a window keeps each one small and their sum linear.
+    The stored conversation memory holds the transcript, so an unbounded one would grow every
+    turn's write with the conversation; a window keeps each write small and bounded.
     """
     merged = [*(left or []), *(right or [])]
     return merged[-TRANSCRIPT_WINDOW:]
@@ -69,7 +69,7 @@ class SupportState(TypedDict, total=False):
     thresholds: Thresholds
     persona: dict[str, Any]
 
-    # --- conversation memory (checkpointed)
+    # --- conversation memory (MEMORY_KEYS: stored between turns, passed back in with the inputs)
     transcript: Annotated[list[dict[str, Any]], recent_turns]  # {role, kind, text, …}, windowed
     clarify_turns: int
     pending_question: str
@@ -121,3 +121,11 @@ PER_TURN_KEYS = (
     "attempted_answer",
     "escalation",
 )
+
+# What a conversation remembers between turns; everything else is an input or a per-turn result.
+MEMORY_KEYS = ("transcript", "clarify_turns", "pending_question", "last_hits", "last_article")
+
+
+def memory_of(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a finished turn's state the next turn resumes from."""
+    return {key: state[key] for key in MEMORY_KEYS if state.get(key) is not None}

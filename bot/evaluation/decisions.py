@@ -96,14 +96,14 @@ def run_outcomes(
             raise ValueError("; ".join(report.errors))
         app.calibration_job.wait()  # self-calibrated at import, as `deskhand kb import` does
         ext = {a.id: a.external_id for a in app.kb.list()}
+        turns: dict[str, dict[str, Any]] = {}  # each thread's last graph state, as the turn ended
+        app.service.on_turn = turns.__setitem__
         for i, (text, gold) in enumerate(rows):
             msg = IncomingMessage(
                 "eval", "eval", f"q{i}", str(i), text, Member(f"eval-{i}", "eval")
             )
             reply = app.service.handle(msg)
-            state = app.graph.get_state(
-                {"configurable": {"thread_id": msg.conversation_key}}
-            ).values
+            state = turns.get(msg.conversation_key) or {}
             hits = [
                 {**h, "external_id": ext.get(h["article_id"], "")} for h in state.get("hits") or []
             ]

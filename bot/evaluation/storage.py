@@ -1,32 +1,19 @@
-"""Storage growth: how many checkpoint bytes a conversation costs as it gets longer."""
+"""Storage growth: how many bytes of stored memory a conversation costs as it gets longer."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from bot import conversation_state
 from bot.contracts import IncomingMessage, Member
 
 if TYPE_CHECKING:  # bot.app imports the core modules
     from bot.app import Deskhand
 
 
-def thread_checkpoint_bytes(saver: Any, thread_id: str) -> int:
-    """Bytes a thread's checkpoints and pending writes occupy (SQLite saver; 0 otherwise)."""
-    conn = getattr(saver, "conn", None)
-    if not isinstance(conn, sqlite3.Connection):
-        return 0
-    with saver.lock:
-        (ckpt,) = conn.execute(
-            "SELECT COALESCE(SUM(LENGTH(checkpoint) + LENGTH(metadata)), 0) FROM checkpoints"
-            " WHERE thread_id = ?",
-            (thread_id,),
-        ).fetchone()
-        (writes,) = conn.execute(
-            "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM writes WHERE thread_id = ?",
-            (thread_id,),
-        ).fetchone()
-    return int(ckpt) + int(writes)
+def thread_state_bytes(app: Deskhand, conversation_key: str) -> int:
+    """Bytes one conversation's stored memory occupies (one row, rewritten each turn)."""
+    return conversation_state.stored_bytes(app.engine, conversation_key)
 
 
 def answerable(app: Deskhand, questions: list[str], want: int = 12) -> list[str]:
@@ -41,10 +28,10 @@ def answerable(app: Deskhand, questions: list[str], want: int = 12) -> list[str]
     return found
 
 
-def checkpoint_growth(
+def state_growth(
     app: Deskhand, questions: list[str], messages: int = 120, marks: tuple[int, ...] = ()
 ) -> dict[str, Any]:
-    """Send `messages` answerable questions into ONE thread; checkpoint bytes at each mark."""
+    """Send `messages` answerable questions into ONE thread; memory bytes at each mark."""
     texts = answerable(app, questions)
     if not texts:
         return {"error": "no answerable question in the sample"}
@@ -55,7 +42,7 @@ def checkpoint_growth(
         route = app.service.handle(msg).route
         routes[route] = routes.get(route, 0) + 1
         if i + 1 in marks:
-            sizes[i + 1] = thread_checkpoint_bytes(app.checkpointer, key)
+            sizes[i + 1] = thread_state_bytes(app, key)
     return {
         "messages": messages,
         "routes": routes,
@@ -130,7 +117,6 @@ def run_soak(
                     "rss_mb": current_rss_mb(),
                     "peak_rss_mb": round(peak_rss_mb(), 1),
                     "db_bytes": _file_bytes(db_path),
-                    "checkpoint_bytes": _file_bytes(app.config.checkpoint_path),
                 }
                 times = []  # each mark reports the latency of the messages since the last one
         report["routes"] = routes

@@ -6,12 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from bot.models import IssueType
-from knowledge.models import Article
+from bot import revisions
 
 
 def version_hash(parts: dict[str, Any]) -> str:
@@ -22,22 +19,16 @@ def version_hash(parts: dict[str, Any]) -> str:
 
 def kb_revision(engine: Engine) -> str:
     """Changes on every article add, edit or removal (count, summed versions, latest edit)."""
-    with Session(engine) as session:
-        count, versions, latest = session.exec(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Article.version), 0),
-                func.max(Article.updated_at),
-            )
-        ).one()
-    return f"{count}.{versions}.{latest.isoformat() if latest else '-'}"
+    revs = revisions.read(engine)
+    latest = revs.articles_updated
+    return f"{revs.articles}.{revs.article_versions}.{latest.isoformat() if latest else '-'}"
 
 
 def scope_revision(engine: Engine) -> str:
     """Changes whenever an issue type is added, edited or removed."""
-    with Session(engine) as session:
-        count, latest = session.exec(select(func.count(), func.max(IssueType.updated_at))).one()
-    return f"{count}.{latest.isoformat() if latest else '-'}"
+    revs = revisions.read(engine)
+    latest = revs.issue_types_updated
+    return f"{revs.issue_types}.{latest.isoformat() if latest else '-'}"
 
 
 class BotVersion:

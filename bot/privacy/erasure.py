@@ -17,6 +17,7 @@ from bot.models import (
     AuditEntry,
     ClassifierExample,
     Conversation,
+    ConversationState,
     Decision,
     EscalationStep,
     Feedback,
@@ -92,26 +93,21 @@ def export_member(engine: Engine, member: str) -> dict[str, Any]:
 
 
 def forget_member(
-    engine: Engine, member: str, checkpointer: Any = None, actor: str = "system", via: str = ""
+    engine: Engine, member: str, actor: str = "system", via: str = ""
 ) -> dict[str, int]:
     """Delete or anonymise everything about one member; audited with the counts (never the text)."""
     _, user = member_ids(member)
     with Session(engine) as session:
         convs = _conversations(session, member)
-        keys = [c.key for c in convs]
         counts = _erase(session, convs, extra_author=user)
-        counts["checkpoint_threads"] = len(keys)
         record_audit(session, actor, "forget member", member, None, counts, via)
         session.commit()
-    _drop_checkpoints(checkpointer, keys)
-    compact(engine, checkpointer)
+    compact(engine)
     log.info("forgot member %s: %s", member, counts)
     return counts
 
 
-def purge_older_than(
-    engine: Engine, days: int, checkpointer: Any = None, actor: str = "retention"
-) -> dict[str, int]:
+def purge_older_than(engine: Engine, days: int, actor: str = "retention") -> dict[str, int]:
     """Erase conversations untouched for `days` days (the daily retention purge)."""
     if days <= 0:
         return {}
@@ -120,9 +116,7 @@ def purge_older_than(
         convs = list(
             session.exec(select(Conversation).where(col(Conversation.updated_at) < cutoff))
         )
-        keys = [c.key for c in convs]
         counts = _erase(session, convs)
-        counts["checkpoint_threads"] = len(keys)
         done_events = session.execute(
             delete(InboxEvent).where(
                 col(InboxEvent.status).in_(["done", "dead"]), col(InboxEvent.updated_at) < cutoff
@@ -132,9 +126,8 @@ def purge_older_than(
         if convs:
             record_audit(session, actor, "purge", f"older than {days} days", None, counts)
         session.commit()
-    _drop_checkpoints(checkpointer, keys)
     if convs:
-        compact(engine, checkpointer)
+        compact(engine)
     return counts
 
 
@@ -183,6 +176,9 @@ def _erase(session: Session, convs: list[Conversation], extra_author: str = "") 
             delete(KbCandidate).where(
                 col(KbCandidate.ticket_id).in_(tickets), col(KbCandidate.status) != "approved"
             )
+        ),
+        "conversation_states": run(
+            delete(ConversationState).where(col(ConversationState.conversation_id).in_(ids))
         ),
         "llm_calls": run(delete(LlmCall).where(col(LlmCall.conversation_id).in_(ids))),
         "inbox_events": run(delete(InboxEvent).where(col(InboxEvent.lane).in_(lanes))),
@@ -252,23 +248,12 @@ def _scrub(stored: str, texts: set[str]) -> str:
     return json.dumps(value)
 
 
-def _drop_checkpoints(checkpointer: Any, keys: list[str]) -> None:
-    """LangGraph's own delete_thread for every conversation key."""
-    for key in keys if checkpointer is not None else []:
-        checkpointer.delete_thread(key)
-
-
-def compact(engine: Engine, checkpointer: Any = None) -> None:
+def compact(engine: Engine) -> None:
     """SQLite keeps deleted bytes in free pages and the WAL: zero them and truncate the log."""
     if engine.url.get_backend_name() == "sqlite":
         with engine.connect() as conn:
             conn.exec_driver_sql("VACUUM")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    saver_conn = getattr(checkpointer, "conn", None)
-    if saver_conn is not None and saver_conn.__class__.__module__ == "sqlite3":
-        with checkpointer.lock:
-            saver_conn.execute("VACUUM")
-            saver_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 _last_purge: dict[str, float] = {}
@@ -285,7 +270,7 @@ def daily_purge(app: Deskhand, now: float | None = None) -> dict[str, int] | Non
         return None
     _last_purge[key] = now
     days = int(app.settings.get("retention_days") or 0)
-    counts = purge_older_than(app.engine, days, app.checkpointer)
+    counts = purge_older_than(app.engine, days)
     from bot.inbox import Inbox
 
     finished = Inbox(app.engine).purge_finished()  # DESKHAND_INBOX_RETENTION_DAYS, default 7

@@ -182,7 +182,7 @@ def test_forgetting_a_member_takes_their_words_out_of_the_classifier_examples(ap
         before = json.loads(session.get(IssueType, "data_export").examples)
     assert question in before
 
-    counts = forget_member(app.engine, "slack:UGONE", app.checkpointer, actor="UADMIN")
+    counts = forget_member(app.engine, "slack:UGONE", actor="UADMIN")
     assert counts["classifier_examples"] == 1
     with Session(app.engine) as session:
         assert not session.exec(select(ClassifierExample)).all()
@@ -221,6 +221,6 @@ def test_a_review_fix_can_make_the_question_a_phrasing_of_the_right_type(app) ->
     assert question in examples
     assert _points(app), "the background retrain recorded a learning-curve point"
 
-    assert forget_member(app.engine, "slack:UREV", app.checkpointer)["classifier_examples"] == 1
+    assert forget_member(app.engine, "slack:UREV")["classifier_examples"] == 1
     with Session(app.engine) as session:
         assert question not in json.loads(session.get(IssueType, "data_export").examples)

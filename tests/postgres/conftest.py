@@ -17,7 +17,6 @@ Without them these tests skip, unless DESKHAND_REQUIRE_POSTGRES=1 (CI sets it), 
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import itertools
 import os
@@ -228,7 +227,6 @@ def _start_server(bindir: Path) -> PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL cluster for the whole session (about a second to initdb and start)."""
     try:
-        import langgraph.checkpoint.postgres  # noqa: F401
         import psycopg  # noqa: F401
     except ImportError as exc:
         _unavailable(f"the postgres extra is not installed ({exc}); pip install -e '.[dev]'")
@@ -255,10 +253,8 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 def close_app(app) -> None:  # type: ignore[no-untyped-def]
-    """Release every connection an app holds (SQLAlchemy pool and the checkpointer's)."""
+    """Release every connection an app holds (its SQLAlchemy pool)."""
     app.engine.dispose()
-    with contextlib.suppress(Exception):
-        app.checkpointer.conn.close()
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The real app on a real PostgreSQL server: tables and LangGraph checkpoints both in Postgres."""
+"""The real app on a real PostgreSQL server: tables and conversation memory both in Postgres."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from admin_commands import Caller, run_command
 from bot.contracts import IncomingMessage, Member, Reply
+from bot.conversation_state import load_by_key
 from bot.models import Conversation, Decision, Feedback, Message, Ticket
 from bot.stats import compute_stats
 from knowledge.models import utcnow
@@ -36,15 +37,12 @@ def ask(app, text: str, thread: str | None = None, user: str | None = None) -> R
 
 
 def state_of(app, key: str) -> dict:
-    return app.graph.get_state({"configurable": {"thread_id": key}}).values
+    return load_by_key(app.engine, key)
 
 
 def assert_on_postgres(app) -> None:
     """Guard: every assertion below is about Postgres, never a silent SQLite fallback."""
-    from langgraph.checkpoint.postgres import PostgresSaver
-
     assert app.engine.dialect.name == "postgresql"
-    assert isinstance(app.checkpointer, PostgresSaver)
     assert not (app.config.home_path / "deskhand.sqlite").exists()
     assert not (app.config.home_path / "checkpoints.sqlite").exists()
 
@@ -64,7 +62,7 @@ def test_sample_loads_into_a_fresh_database(postgres_server, pg_sample_template)
         articles = conn.execute("SELECT count(*), max(id) FROM article").fetchone()
         issue_types = conn.execute("SELECT count(*) FROM issuetype").fetchone()[0]
     assert {"conversation", "decision", "ticket", "setting", "article", "issuetype"} <= tables
-    assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables  # PostgresSaver
+    assert "conversationstate" in tables and "checkpoints" not in tables  # no LangGraph saver
     assert articles[0] > 5 and articles[1] == articles[0]  # serial ids from the sequence
     assert issue_types > 3
     assert not list(pg_sample_template.home.glob("*.sqlite"))
@@ -86,11 +84,12 @@ def test_member_question_is_answered(pg_deployment) -> None:
             timedelta(minutes=5)
         )
     assert state_of(app, f"slack:CHELP:{conv.thread_id}")["transcript"]
-    with app.engine.connect() as db:  # the checkpoint lives in the same Postgres database
+    with app.engine.connect() as db:  # the memory lives in the same Postgres database
         count = db.execute(
-            sql("SELECT count(*) FROM checkpoints WHERE thread_id = :key"), {"key": conv.key}
+            sql("SELECT count(*) FROM conversationstate WHERE conversation_id = :id"),
+            {"id": conv.id},
         ).scalar_one()
-    assert count >= 1
+    assert count == 1
 
 
 def test_clarify_answered_after_a_restart_continues_the_conversation(pg_deployment) -> None:

@@ -73,7 +73,7 @@ def test_forget_leaves_no_trace_in_any_store(
                 select(Conversation).where(Conversation.member_id == "UMEMBER")
             ).all()
         counts = json.loads(audit.after)
-        assert counts["messages"] >= 4 and counts["checkpoint_threads"] == 1
+        assert counts["messages"] >= 4 and counts["conversation_states"] == 1
         assert counts["kb_candidates"] == 1 and counts["llm_calls"] >= 1
         assert others and scan_files(home, [OTHER]), "other members are untouched"
         assert export_member(h.deskhand.engine, "slack:UFORGET")["messages"] == []
