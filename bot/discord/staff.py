@@ -61,13 +61,12 @@ async def open_escalation(bot: DeskhandBot, ticket_id: int, raise_errors: bool =
     if raise_errors:
         await advance_escalation(bot, ticket_id)
         return True
-    view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
-    done = await asyncio.to_thread(bot.app.escalations.steps, ticket_id)
-    if view.get("staff_thread_id") and "transcript_posted" in done:
-        return True  # already delivered (a retry after a partial failure, or a relay brought it)
-    if not staff_channel_for(bot, view):
-        log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
-        return False
+    # "already delivered?" is asked once, in advance_escalation under the staff thread's lock
+    if not bot.app.config.discord_escalation_channel:
+        view = await asyncio.to_thread(bot.app.desk_service.card_view, ticket_id)
+        if not staff_channel_for(bot, view):
+            log.warning("ticket %s: no staff channel; set DISCORD_ESCALATION_CHANNEL", ticket_id)
+            return False
     return await guarded(
         bot,
         "escalation_card",
