@@ -74,23 +74,22 @@ def save(session: Session, conversation_id: int, state: dict[str, Any]) -> None:
     session.merge(row)  # pragma: no cover - other databases
 
 
-def stored_bytes(engine: Engine, conversation_key: str) -> int:
-    """Bytes a conversation's memory occupies (0 before its first turn)."""
+def _stored_text(engine: Engine, conversation_key: str) -> str | None:
+    """The stored JSON of a conversation's memory by its key (None before its first turn)."""
     with engine.connect() as conn:
-        stored = conn.execute(
+        stored: str | None = conn.execute(
             select(col(ConversationState.state))
             .join(Conversation, col(Conversation.id) == col(ConversationState.conversation_id))
             .where(col(Conversation.key) == conversation_key)
         ).scalar()
-    return len((stored or "").encode())
+    return stored
+
+
+def stored_bytes(engine: Engine, conversation_key: str) -> int:
+    """Bytes a conversation's memory occupies (0 before its first turn)."""
+    return len((_stored_text(engine, conversation_key) or "").encode())
 
 
 def load_by_key(engine: Engine, conversation_key: str) -> dict[str, Any]:
     """The stored memory of a conversation by its key ({} when it has none)."""
-    with engine.connect() as conn:
-        stored = conn.execute(
-            select(col(ConversationState.state))
-            .join(Conversation, col(Conversation.id) == col(ConversationState.conversation_id))
-            .where(col(Conversation.key) == conversation_key)
-        ).scalar()
-    return decode(stored)
+    return decode(_stored_text(engine, conversation_key))
