@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.discord import render
-from bot.discord.commands import result_message
+from bot.discord.commands import embed_message
 from bot.monitoring.poster import AlertPoster, Post
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def oncall_mentions(mention: str) -> discord.AllowedMentions:
 
 def render_post(post: Post) -> dict[str, Any]:
     """Send kwargs for one post: an embed with the evidence and the chart, the mention as content."""
-    kwargs = result_message(post)  # type: ignore[arg-type]
+    kwargs = embed_message(post)
     if post.mention:
         kwargs["content"] = post.mention
         kwargs["allowed_mentions"] = oncall_mentions(post.mention)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 from discord import app_commands
@@ -63,8 +63,30 @@ def table_text(table: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+class Renderable(Protocol):
+    """What an embed is drawn from: a command's result, or a monitoring post (which has no buttons)."""
+
+    ok: bool
+    title: str
+    text: str
+    usage: str
+    table: list[list[str]] | None
+    fields: list[tuple[str, str]]
+    image_png: bytes | None
+    image_name: str
+
+
 def result_message(result: CommandResult) -> dict[str, Any]:
-    """Render a CommandResult as send kwargs: an embed, a table block, an attached chart."""
+    """Render a CommandResult as send kwargs: the embed, plus a view for its buttons."""
+    kwargs = embed_message(result)
+    view = views.command_view(result.buttons)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+def embed_message(result: Renderable) -> dict[str, Any]:
+    """Send kwargs for an embed, a table block and an attached chart."""
     colour = discord.Colour.green() if result.ok else discord.Colour.red()
     description = result.text or ""
     if result.usage and not result.ok:
@@ -93,9 +115,6 @@ def result_message(result: CommandResult) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": render.NO_MENTIONS}
     if files:
         kwargs["files"] = files
-    view = views.command_view(result.buttons)
-    if view is not None:
-        kwargs["view"] = view
     return kwargs
 
 
