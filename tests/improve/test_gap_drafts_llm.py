@@ -16,7 +16,7 @@ from bot.llm.setup import build_chat_model, enable_llm
 from bot.models import LlmCall
 from knowledge.models import KbCandidate
 from tests.admin.conftest import STAFF
-from tests.improve.test_gaps import _crypto_gap
+from tests.improve.conftest import crypto_gap
 from tests.llm.test_openai_compatible import fake_openai  # noqa: F401  (the wire-level fake)
 
 EXTRACTIVE_SENTENCE = "We don't accept bitcoin or any other cryptocurrency."
@@ -35,7 +35,7 @@ def _llm_on(app, fake, timeout: float = 5.0) -> None:  # noqa: F811
 
 def _gap(app):  # noqa: F811
     """The crypto gap (3 Not-helpful answers, 3 tickets answered by staff) and its cluster."""
-    crypto = _crypto_gap(app)
+    crypto = crypto_gap(app)
     ids = {r.conversation_id for r in crypto}
     report = gaps_report(app.kb, days=1)
     return next(c for c in report.clusters if ids <= set(c.conversation_ids))

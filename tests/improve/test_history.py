@@ -11,8 +11,7 @@ from admin_commands import run_command
 from bot.improve.history import history_report, labelled_cases
 from bot.models import Conversation, Decision
 from tests.admin.conftest import ADMIN, STAFF, ask
-from tests.improve.conftest import not_helpful
-from tests.improve.test_gaps import _crypto_gap
+from tests.improve.conftest import crypto_gap, not_helpful
 
 OFF_TOPIC_BODY = "Each invoice PDF lists line items, tax and the billing address in a table."
 
@@ -26,7 +25,7 @@ def _counts(app) -> tuple[int, int]:
 
 
 def test_approved_staff_answer_becomes_a_case_that_passes_and_can_fail(app) -> None:
-    crypto = _crypto_gap(app)  # three resolved tickets, each a pending KB candidate
+    crypto = crypto_gap(app)  # three resolved tickets, each a pending KB candidate
     assert labelled_cases(app.engine) == []  # nothing approved yet
     first = app.kb.list_candidates("pending")[0]
     approved = run_command(app, STAFF, f"kb approve {first.id} --as-is")
