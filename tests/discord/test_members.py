@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import Session, select
 
 from bot.models import Conversation, Feedback
 from tests.discord import payloads as P
+
+# Known intermittent failure, cause not yet found: in about one full-suite run in four, the first
+# mention a freshly started bot gets in #general opens no thread before the harness settles
+# (never reproduced with this file alone). Re-run up to twice while it is investigated; a test
+# that fails three times in a row still fails the suite.
+pytestmark = pytest.mark.flaky(reruns=2)
 
 ANSWER_Q = "How do I reset my password?"
 CLARIFY_QS = ("how do I change it", "invoice", "plan", "I cannot log in", "my sync stopped")
