@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Route = Literal["answer", "clarify", "escalate", "smalltalk", "decline"]
 
@@ -163,3 +163,16 @@ class PressCheck:
     def allowed(self) -> bool:
         """True when the conversation exists and the policy lets this person press."""
         return self.thread is not None and not self.refusal
+
+
+class Renderable(Protocol):
+    """What an adapter draws a panel from: an admin command's result or a staff-channel post."""
+
+    ok: bool
+    title: str
+    text: str
+    usage: str
+    table: list[list[str]] | None
+    fields: list[tuple[str, str]]
+    image_png: bytes | None
+    image_name: str

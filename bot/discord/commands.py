@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from admin_commands import Caller, CommandResult, run_command, run_command_form, run_press
 from admin_commands import role_of as admin_role_of
+from bot.contracts import Renderable
 from bot.discord import render, views
 
 if TYPE_CHECKING:
@@ -61,19 +62,6 @@ def table_text(table: list[list[str]]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-class Renderable(Protocol):
-    """What an embed is drawn from: a command's result, or a monitoring post (which has no buttons)."""
-
-    ok: bool
-    title: str
-    text: str
-    usage: str
-    table: list[list[str]] | None
-    fields: list[tuple[str, str]]
-    image_png: bytes | None
-    image_name: str
 
 
 def result_message(result: CommandResult) -> dict[str, Any]:

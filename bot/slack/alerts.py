@@ -9,14 +9,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.monitoring.poster import AlertPoster, Post
 from bot.slack.delivery import api_error
-from bot.slack.render import render_command_result
+from bot.slack.render import panel_blocks
 
 log = logging.getLogger(__name__)
 
 
 def render_post(post: Post) -> tuple[str, list[dict[str, Any]]]:
     """Block Kit for one post; the admin-set on-call mention goes first, unescaped, so it pings."""
-    text, blocks = render_command_result(post)
+    text, blocks = panel_blocks(post)
     if post.mention:
         mention = {"type": "section", "text": {"type": "mrkdwn", "text": post.mention}}
         blocks = [blocks[0], mention, *blocks[1:]]

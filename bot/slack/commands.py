@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
 import admin_commands
-from admin_commands import Caller
+from admin_commands import Caller, CommandResult
 from bot.slack.delivery import api_error, deliver_pending
 from bot.slack.render import render_command_result, render_modal
+
+if TYPE_CHECKING:
+    from bot.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
 
 
-def make_caller(adapter: Any, user_id: str, channel_id: str) -> Caller:
+def make_caller(adapter: SlackAdapter, user_id: str, channel_id: str) -> Caller:
     """The admin layer's Caller for a Slack user (role is derived there from SLACK_*_USERS)."""
     info = adapter.user_info(user_id)
     return Caller(
@@ -31,7 +34,7 @@ def make_caller(adapter: Any, user_id: str, channel_id: str) -> Caller:
     )
 
 
-def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) -> None:
+def run_slash_command(adapter: SlackAdapter, command: dict, respond: Callable[..., Any]) -> None:
     """Run `/deskhand <text>` (already acked) and show its result to the caller."""
     user, channel = command.get("user_id", ""), command.get("channel_id", "")
     text = (command.get("text") or "").strip()
@@ -44,7 +47,7 @@ def run_slash_command(adapter: Any, command: dict, respond: Callable[..., Any]) 
     answer(adapter, result, user, channel, command.get("trigger_id", ""), respond)
 
 
-def press_button(adapter: Any, body: dict, action: dict) -> None:
+def press_button(adapter: SlackAdapter, body: dict, action: dict) -> None:
     """A CommandButton pressed (already acked): the admin layer runs its command as the presser,
     and the result is answered through the press's response_url like a typed command's."""
     from slack_bolt import Respond
@@ -65,8 +68,8 @@ def press_button(adapter: Any, body: dict, action: dict) -> None:
 
 
 def answer(
-    adapter: Any,
-    result: Any,
+    adapter: SlackAdapter,
+    result: CommandResult,
     user: str,
     channel: str,
     trigger_id: str,
@@ -74,7 +77,7 @@ def answer(
     new_message: bool = False,
 ) -> None:
     """Show a command's result: open its form, or post it (and send what it queued)."""
-    modal = getattr(result, "modal", None)
+    modal = result.modal
     if modal is not None:
         meta = json.dumps({"command": modal.command, "channel_id": channel})
         try:
@@ -86,11 +89,11 @@ def answer(
                 respond(text=":warning: Could not open the form; please try again.")
             return
     show_result(adapter, result, user, channel, respond, new_message)
-    if getattr(result, "deliver_now", False):
+    if result.deliver_now:
         deliver_now(adapter)
 
 
-def deliver_now(adapter: Any) -> None:
+def deliver_now(adapter: SlackAdapter) -> None:
     """Send what the command queued in the outbox (cards, notices) now, not on the next pass."""
     try:
         deliver_pending(adapter.app, adapter.client, adapter)
@@ -99,8 +102,8 @@ def deliver_now(adapter: Any) -> None:
 
 
 def show_result(
-    adapter: Any,
-    result: Any,
+    adapter: SlackAdapter,
+    result: CommandResult,
     user: str,
     channel: str,
     respond: Callable[..., Any] | None,
@@ -112,7 +115,7 @@ def show_result(
     stay pressable.
     """
     text, blocks = render_command_result(result)
-    ephemeral = bool(getattr(result, "ephemeral", True))
+    ephemeral = result.ephemeral
     kind = "ephemeral" if ephemeral else "in_channel"
     sent = False
     if respond is not None:
@@ -127,12 +130,13 @@ def show_result(
             adapter.ephemeral(channel, user, text, blocks=blocks)
         else:
             adapter.post_or_park(channel, text, blocks=blocks)
-    image = getattr(result, "image_png", None)
-    if image:
+    if result.image_png:
         upload_image(adapter, result, user, channel, ephemeral)
 
 
-def upload_image(adapter: Any, result: Any, user: str, channel: str, private: bool) -> None:
+def upload_image(
+    adapter: SlackAdapter, result: CommandResult, user: str, channel: str, private: bool
+) -> None:
     """Upload a chart: to the caller's DM when the result is private, else to the channel."""
     target = channel
     try:
@@ -141,8 +145,8 @@ def upload_image(adapter: Any, result: Any, user: str, channel: str, private: bo
         adapter.client.files_upload_v2(
             channel=target,
             content=result.image_png,
-            filename=getattr(result, "image_name", "") or "deskhand.png",
-            title=str(getattr(result, "title", "") or "Deskhand"),
+            filename=result.image_name or "deskhand.png",
+            title=result.title or "Deskhand",
         )
     except SlackApiError as err:
         log.warning("uploading %s to %s failed: %s", result.image_name, target, api_error(err))
@@ -150,7 +154,7 @@ def upload_image(adapter: Any, result: Any, user: str, channel: str, private: bo
         log.exception("uploading %s to %s failed", result.image_name, target)
 
 
-def submit_form(adapter: Any, body: dict, view: dict) -> None:
+def submit_form(adapter: SlackAdapter, body: dict, view: dict) -> None:
     """A submitted modal: run its command with the field values and show the result."""
     user = (body.get("user") or {}).get("id", "")
     meta = json.loads(view.get("private_metadata") or "{}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from admin_commands.contracts import CommandButton, CommandResult, ModalSpec
 from bot.card import card_of
-from bot.contracts import Button, Reply
+from bot.contracts import Button, Renderable, Reply
 from bot.slack.text import chunks, escape, link, safe_mrkdwn, truncate
 
 ACTION_PREFIX = "deskhand:"
@@ -244,16 +245,16 @@ def strip_actions(blocks: Blocks, note: str) -> Blocks:
     return [*kept, _context(note)][:MAX_BLOCKS]
 
 
-def render_command_result(result: Any) -> tuple[str, Blocks]:
-    """An admin CommandResult (title, text, fields, table) as Block Kit."""
-    title = str(getattr(result, "title", "") or "Deskhand")
-    icon = "" if getattr(result, "ok", True) else ":warning: "
+def panel_blocks(panel: Renderable) -> tuple[str, Blocks]:
+    """A titled panel (title, text, fields, table, usage) as Block Kit, with fallback text."""
+    title = panel.title or "Deskhand"
+    icon = "" if panel.ok else ":warning: "
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(icon + title, 150)}}
     ]
-    text = str(getattr(result, "text", "") or "")
+    text = panel.text or ""
     blocks += [_section(part) for part in chunks(safe_mrkdwn(text))] if text else []
-    fields = list(getattr(result, "fields", None) or [])
+    fields = list(panel.fields or [])
     for start in range(0, len(fields), 10):
         group = fields[start : start + 10]
         blocks.append(
@@ -268,18 +269,25 @@ def render_command_result(result: Any) -> tuple[str, Blocks]:
                 ],
             }
         )
-    table = getattr(result, "table", None)
-    if table:
-        blocks += [_section(f"```{part}```") for part in chunks(escape(format_table(table)), 2800)]
-    usage = str(getattr(result, "usage", "") or "")
-    if usage:
-        blocks.append(_context(f"Usage: `{escape(usage)}`"))
-    buttons = command_buttons(getattr(result, "buttons", None) or [])
-    blocks = blocks[: MAX_BLOCKS - 1] + ([_actions("deskhand_command", buttons)] if buttons else [])
-    return truncate(f"{title}: {escape(text)}" if text else title, 3000), blocks
+    if panel.table:
+        blocks += [
+            _section(f"```{part}```") for part in chunks(escape(format_table(panel.table)), 2800)
+        ]
+    if panel.usage:
+        blocks.append(_context(f"Usage: `{escape(panel.usage)}`"))
+    return truncate(f"{title}: {escape(text)}" if text else title, 3000), blocks[:MAX_BLOCKS]
 
 
-def command_buttons(buttons: Iterable[Any]) -> list[dict[str, Any]]:
+def render_command_result(result: CommandResult) -> tuple[str, Blocks]:
+    """An admin CommandResult as Block Kit: its panel, then an actions row for its buttons."""
+    text, blocks = panel_blocks(result)
+    buttons = command_buttons(result.buttons)
+    if buttons:
+        blocks = [*blocks[: MAX_BLOCKS - 1], _actions("deskhand_command", buttons)]
+    return text, blocks
+
+
+def command_buttons(buttons: Iterable[CommandButton]) -> list[dict[str, Any]]:
     """Block Kit buttons for a result's CommandButtons: the value is the command line the press
     hands back to the admin layer (which parses and authorises it as if typed)."""
     styles = {"primary": "primary", "danger": "danger"}  # Slack has no 'secondary' style
@@ -303,7 +311,7 @@ def format_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_modal(spec: Any, private_metadata: str) -> dict[str, Any]:
+def render_modal(spec: ModalSpec, private_metadata: str) -> dict[str, Any]:
     """A ModalSpec as a views.open payload; field names become block ids."""
     blocks = []
     for field in spec.fields:

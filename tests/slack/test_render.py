@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from admin_commands import CommandResult
 from bot.contracts import Button, Citation, Option, Reply
 from bot.slack.render import (
     parse_action_id,
@@ -145,15 +146,38 @@ def test_transcript_staff_relay_rating_and_command_result() -> None:
     _, blocks = render_rating_prompt(5)
     assert [b["value"] for b in _buttons(blocks)] == [f"5:{n}" for n in range(1, 6)]
 
-    class Result:
-        ok, title, text = True, "Stats", "**42** answers"
-        fields = [("Tickets", "3")]
-        table = [["id", "title"], ["1", "Reset"]]
-        usage = ""
-
-    _, blocks = render_command_result(Result())
+    result = CommandResult(
+        ok=True,
+        title="Stats",
+        text="**42** answers",
+        fields=[("Tickets", "3")],
+        table=[["id", "title"], ["1", "Reset"]],
+    )
+    _, blocks = render_command_result(result)
     dumped = dump(blocks)
     assert "*42* answers" in dumped and "*Tickets*" in dumped and "Reset" in dumped
+    assert not [b for b in blocks if b["type"] == "actions"], "no buttons, no actions row"
+
+
+def test_a_monitoring_post_renders_as_a_panel_with_its_mention_and_no_buttons() -> None:
+    from bot.monitoring.poster import Post
+    from bot.slack.alerts import render_post
+
+    post = Post(
+        event_id=1,
+        platform="slack",
+        channel="C1",
+        kind="alert",
+        title="Escalation rate up",
+        text="12 % of questions escalated in the last hour",
+        fields=[("Window", "1 h")],
+        mention="<!subteam^S1>",
+    )
+    text, blocks = render_post(post)
+    assert text.startswith("<!subteam^S1> Escalation rate up")
+    assert blocks[0]["type"] == "header" and blocks[1]["text"]["text"] == "<!subteam^S1>"
+    assert "*Window*" in dump(blocks)
+    assert not [b for b in blocks if b["type"] == "actions"]
 
 
 def test_chunks_respect_limits() -> None:
