@@ -75,3 +75,15 @@ def datasets() -> Path:
     if not DATASETS.exists():
         pytest.skip("shared datasets not available")
     return DATASETS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show why each re-run test failed first: a flaky test that passes later still says why."""
+    reruns = terminalreporter.stats.get("rerun", [])
+    if not reruns:
+        return
+    terminalreporter.section("why re-run tests failed first")
+    for report in reruns:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else str(report.longrepr)[-2000:]
+        terminalreporter.write_line(f"{report.nodeid}: {message}")

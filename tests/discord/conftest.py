@@ -228,6 +228,42 @@ class Harness:
             await asyncio.wait(pending, timeout=max(0.1, deadline - loop.time()))
         raise AssertionError(f"handler tasks never finished within {SETTLE_S:.0f} s")
 
+    def explain(self, bot: DeskhandBot, msg: dict[str, Any]) -> str:
+        """What became of a message: its inbox event, its recorded turn and decision, the last
+        API calls. Put in assertion messages, so a rare failure says where the message stopped."""
+        from sqlmodel import Session, select
+
+        from bot.inbox import Inbox
+        from bot.models import Conversation, Decision, Message
+
+        event = Inbox(self.app.engine).find("discord", f"msg:{msg['id']}")
+        parts = [
+            "inbox: none"
+            if event is None
+            else f"inbox: {event.status} attempts={event.attempts} owner={event.owner or '-'} "
+            f"mine={event.owner == bot.inbox.worker.owner} next={event.next_attempt_at} "
+            f"error={event.error or '-'}"
+        ]
+        with Session(self.app.engine) as session:
+            turn = session.exec(
+                select(Message).where(Message.platform_message_id == str(msg["id"]))
+            ).first()
+            if turn is None:
+                parts.append("turn: not recorded")
+            else:
+                conv = session.get(Conversation, turn.conversation_id)
+                decisions = session.exec(
+                    select(Decision).where(Decision.conversation_id == turn.conversation_id)
+                ).all()
+                parts.append(
+                    f"turn: conversation {conv.key if conv else '?'} "
+                    f"status={conv.status if conv else '?'} "
+                    f"routes={[(d.route, d.reasons) for d in decisions]}"
+                )
+        parts.append(f"worker running={bot.inbox.worker.running}")
+        parts.append("calls: " + ", ".join(f"{c.method} {c.path}" for c in self.fake.calls[-8:]))
+        return "; ".join(parts)
+
     def components(self, call_json: dict[str, Any]) -> list[dict[str, Any]]:
         """Flattened components (buttons) of a sent message."""
         rows = (call_json or {}).get("components") or []

@@ -42,7 +42,7 @@ async def test_mention_opens_thread_and_answers_with_sources_and_buttons(harness
     fake = harness.fake
 
     threads = fake.find("POST", rf"/channels/{general}/messages/{msg['id']}/threads")
-    assert len(threads) == 1
+    assert len(threads) == 1, harness.explain(bot, msg)
     assert threads[0].json["name"].startswith("How do I reset my password")
     thread_id = threads[0].response["id"]
     assert fake.find("POST", rf"/channels/({general}|{thread_id})/typing")
