@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -137,16 +138,23 @@ class KnowledgeBase:
         self, drafts: Sequence[ArticleDraft], actor: str = ""
     ) -> builtins.list[Article]:
         """Create many articles in one transaction with one batch-embedded index write."""
-        fields = [self._validated(d.__dict__) for d in drafts]
         with session_scope(self.engine) as s:
-            arts = [Article(**f, version=1) for f in fields]
-            s.add_all(arts)
-            s.flush()
-            for art in arts:
-                s.add(self._snapshot(art, actor, "create"))
-            self.index.upsert_articles(arts)
+            arts = self._add_in(s, drafts, actor)
         for listener in self.on_added:
             listener()
+        return arts
+
+    def _add_in(
+        self, s: Session, drafts: Sequence[ArticleDraft], actor: str
+    ) -> builtins.list[Article]:
+        """Create, snapshot and index articles inside the caller's transaction."""
+        fields = [self._validated(d.__dict__) for d in drafts]
+        arts = [Article(**f, version=1) for f in fields]
+        s.add_all(arts)
+        s.flush()
+        for art in arts:
+            s.add(self._snapshot(art, actor, "create"))
+        self.index.upsert_articles(arts)
         return arts
 
     def edit_article(self, article_id: int, actor: str = "", **changes: Any) -> Article:
@@ -154,27 +162,33 @@ class KnowledgeBase:
         return self._edit(article_id, actor, "edit", changes)
 
     def _edit(self, article_id: int, actor: str, action: str, changes: dict[str, Any]) -> Article:
+        with session_scope(self.engine) as s:
+            return self._edit_in(s, article_id, actor, action, changes)
+
+    def _edit_in(
+        self, s: Session, article_id: int, actor: str, action: str, changes: dict[str, Any]
+    ) -> Article:
+        """Edit, snapshot and re-index one article inside the caller's transaction."""
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise KnowledgeError(
                 f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}"
             )
-        with session_scope(self.engine) as s:
-            art = s.get(Article, article_id)
-            if art is None:
-                raise KnowledgeError(f"no article with id {article_id}")
-            current = {f: getattr(art, f) for f in EDITABLE}
-            new = self._validated({**current, **changes})
-            if new == current and action == "edit":
-                return art
-            for name, value in new.items():
-                setattr(art, name, value)
-            art.version += 1
-            art.updated_at = utcnow()
-            s.add(art)
-            s.add(self._snapshot(art, actor, action))
-            s.flush()
-            self.index.upsert_article(art)
+        art = s.get(Article, article_id)
+        if art is None:
+            raise KnowledgeError(f"no article with id {article_id}")
+        current = {f: getattr(art, f) for f in EDITABLE}
+        new = self._validated({**current, **changes})
+        if new == current and action == "edit":
+            return art
+        for name, value in new.items():
+            setattr(art, name, value)
+        art.version += 1
+        art.updated_at = utcnow()
+        s.add(art)
+        s.add(self._snapshot(art, actor, action))
+        s.flush()
+        self.index.upsert_article(art)
         return art
 
     def remove_article(self, article_id: int, actor: str = "") -> None:
@@ -325,35 +339,47 @@ class KnowledgeBase:
         body: str | None = None,
         topic: str | None = None,
     ) -> Article:
-        """Publish a pending candidate (optionally edited) and mark it approved.
+        """Publish a pending candidate (optionally edited) and mark it approved, in one commit.
 
         A candidate that edits an article becomes that article's next version; others a new one.
+        The candidate is taken with a compare-and-set first, so two admins approving at once (or
+        a retry after a crash) publish it once: the article and the approval commit together.
         """
-        with Session(self.engine, expire_on_commit=False) as s:
-            cand = self._pending(s, candidate_id)
-        if cand.edits is not None:
-            art = self.edit_article(
-                cand.edits,
-                actor=actor,
-                title=title or cand.question,
-                body=body or cand.answer,
-                topic=topic or cand.topic,
-            )
-        else:
-            art = self.add_article(
-                title=title or cand.question,
-                body=body or cand.answer,
-                topic=topic or cand.topic,
-                owner=cand.staff_id,
-                source=f"candidate:{candidate_id}",
-                external_id=str(candidate_id),
-                actor=actor,
-            )
         with session_scope(self.engine) as s:
             cand = self._pending(s, candidate_id)
-            cand.status, cand.article_id = "approved", art.id
-            cand.reviewed_by, cand.reviewed_at = actor, utcnow()
-            s.add(cand)
+            taken = s.execute(
+                update(KbCandidate)
+                .where(col(KbCandidate.id) == candidate_id, col(KbCandidate.status) == "pending")
+                .values(status="approved", reviewed_by=actor, reviewed_at=utcnow())
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                raise KnowledgeError(f"candidate {candidate_id} was just reviewed by someone else")
+            if cand.edits is not None:
+                changes = {
+                    "title": title or cand.question,
+                    "body": body or cand.answer,
+                    "topic": topic or cand.topic,
+                }
+                art = self._edit_in(s, cand.edits, actor, "edit", changes)
+            else:
+                draft = ArticleDraft(
+                    title=title or cand.question,
+                    body=body or cand.answer,
+                    topic=topic or cand.topic,
+                    tags=tuple(_tags(()).split(",")),
+                    owner=cand.staff_id,
+                    source=f"candidate:{candidate_id}",
+                    external_id=str(candidate_id),
+                )
+                art = self._add_in(s, [draft], actor)[0]
+            s.execute(
+                update(KbCandidate)
+                .where(col(KbCandidate.id) == candidate_id)
+                .values(article_id=art.id)
+            )
+        if cand.edits is None:
+            for listener in self.on_added:
+                listener()
         return art
 
     def draft_edit(

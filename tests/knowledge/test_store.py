@@ -207,3 +207,50 @@ def test_candidates_approve_and_reject(kb):
     with pytest.raises(KnowledgeError, match="question and an answer"):
         kb.add_candidate("  ", "answer")
     assert len(kb.list()) == 1
+
+
+def test_an_approval_that_fails_midway_publishes_nothing_and_a_retry_publishes_once(kb):
+    """The article and the approval commit together: a crash between them cannot leave an
+    article published while its candidate is still pending (a second approve would publish
+    it twice)."""
+    from sqlalchemy import text
+
+    cand = kb.add_candidate("Can I pay by invoice?", "Yes, on the Business plan.", staff_id="U1")
+    with kb.engine.begin() as conn:  # the database refuses the last write of the approval
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_link BEFORE UPDATE OF article_id ON kbcandidate "
+                "BEGIN SELECT RAISE(ABORT, 'disk went away'); END"
+            )
+        )
+    with pytest.raises(Exception, match="disk went away"):
+        kb.approve_candidate(cand.id, actor="lead")
+    assert kb.list() == []
+    assert [c.status for c in kb.list_candidates(status=None)] == ["pending"]
+
+    with kb.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_link"))
+    art = kb.approve_candidate(cand.id, actor="lead")
+    assert [a.id for a in kb.list()] == [art.id]
+    assert [(c.status, c.article_id) for c in kb.list_candidates(status=None)] == [
+        ("approved", art.id)
+    ]
+
+
+def test_two_admins_approving_one_candidate_at_once_publish_it_once(kb):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cand = kb.add_candidate("Is there a Linux app?", "Not yet.", staff_id="U2")
+
+    def approve(actor: str) -> str:
+        try:
+            kb.approve_candidate(cand.id, actor=actor)
+        except KnowledgeError as exc:
+            return str(exc)
+        return "published"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(approve, ["ana", "ben"]))
+    assert outcomes[-1] == "published"
+    assert outcomes[0] != "published" and str(cand.id) in outcomes[0]
+    assert len(kb.list()) == 1
