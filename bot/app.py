@@ -37,11 +37,12 @@ from graph.extractive import ExtractiveAnswerer, ExtractiveSummariser
 from graph.interfaces import Answerer, Summariser
 from knowledge.contracts import Embedder, Hit
 from knowledge.embeddings import get_embedder
-from knowledge.index import LanceIndex
-from knowledge.store import KnowledgeBase
+from knowledge.snapshot import SnapshotFile
+from knowledge.store import KnowledgeBase, article_versions
 
 if TYPE_CHECKING:  # the LLM stack loads only when DESKHAND_LLM is set
     from bot.llm.setup import LlmRuntime
+    from knowledge.read_path import KnowledgeIndex
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -61,11 +62,16 @@ class KbRetriever:
 class Deskhand:
     """The running application: every adapter and CLI command goes through one of these."""
 
-    def __init__(self, config: Config | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        embedder: Embedder | None = None,
+        read_path: bool = False,
+    ) -> None:
         self.config = config or load_config()
         self.engine = make_engine(self.config.db_url)
         self.embedder = embedder or get_embedder(self.config.embedder)
-        self.index = LanceIndex(self.config.lance_path, self.embedder)
+        self.index: KnowledgeIndex = self._index(read_path)
         self.kb = KnowledgeBase(self.engine, self.index, self.embedder)
         self.settings = SettingsStore(self.engine)
         self.policy = Policy(self.config, self.settings, self.engine)
@@ -111,6 +117,20 @@ class Deskhand:
 
             enable_llm(self)
         self.calibration_job.start()  # an imported but never calibrated KB: now, not on a message
+
+    def _index(self, read_path: bool) -> KnowledgeIndex:
+        """LanceDB (kept in sync with the snapshot file), or the snapshot-first read path (`ask`)."""
+        snapshot = SnapshotFile(self.config.snapshot_path)
+        if read_path:
+            from knowledge.read_path import ReadPathIndex
+
+            engine = self.engine
+            return ReadPathIndex(
+                self.config.lance_path, self.embedder, snapshot, lambda: article_versions(engine)
+            )
+        from knowledge.index import LanceIndex
+
+        return LanceIndex(self.config.lance_path, self.embedder, snapshot_file=snapshot)
 
     def _is_staff_member(self, platform: str, member: Member) -> bool:
         """The Policy's view of a message author (roles as the adapter saw them)."""
@@ -235,10 +255,10 @@ class Deskhand:
 _APPS: dict[str, Deskhand] = {}
 
 
-def get_app(config: Config | None = None) -> Deskhand:
-    """One Deskhand per data directory per process."""
+def get_app(config: Config | None = None, read_path: bool = False) -> Deskhand:
+    """One Deskhand per data directory per process (`read_path`: searches from the snapshot file)."""
     config = config or load_config()
-    key = config.db_url + "|" + str(config.home_path)
+    key = config.db_url + "|" + str(config.home_path) + ("|read" if read_path else "")
     if key not in _APPS:
-        _APPS[key] = Deskhand(config)
+        _APPS[key] = Deskhand(config, read_path=read_path)
     return _APPS[key]

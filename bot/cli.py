@@ -42,8 +42,12 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
         yield update
 
 
-def _app() -> Deskhand:
-    """The whole application (models, index, graph): for commands that answer or change things."""
+def _app(read_path: bool = False) -> Deskhand:
+    """The whole application (models, index, graph): for commands that answer or change things.
+
+    `read_path`: search from the snapshot file while it is current (no LanceDB import); writes
+    still go to LanceDB.
+    """
     from bot.app import get_app
 
     config = _config()
@@ -52,7 +56,7 @@ def _app() -> Deskhand:
 
         build_chat_model(config)
     with err.status("Loading the knowledge base and models…"):
-        return get_app(config)
+        return get_app(config, read_path=read_path)
 
 
 def _warn_if_empty(app: Deskhand) -> None:
@@ -88,14 +92,21 @@ def _database(config: Config) -> Engine:
 
 
 def _searchable_kb(config: Config) -> KnowledgeBase:
-    """Articles plus the index and embedder, without the graph, classifier or start-up repair."""
+    """Articles, the snapshot-first index and the embedder: no graph, classifier or repair."""
     from knowledge.embeddings import get_embedder
-    from knowledge.index import LanceIndex
-    from knowledge.store import KnowledgeBase
+    from knowledge.read_path import ReadPathIndex
+    from knowledge.snapshot import SnapshotFile
+    from knowledge.store import KnowledgeBase, article_versions
 
     engine = _database(config)
     embedder = get_embedder(config.embedder)
-    return KnowledgeBase(engine, LanceIndex(config.lance_path, embedder), embedder)
+    index = ReadPathIndex(
+        config.lance_path,
+        embedder,
+        SnapshotFile(config.snapshot_path),
+        lambda: article_versions(engine),
+    )
+    return KnowledgeBase(engine, index, embedder)
 
 
 def _print_json(data: Any) -> None:
@@ -124,7 +135,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """One message through the full graph."""
     from bot.contracts import IncomingMessage, Member
 
-    app = _app()
+    app = _app(read_path=True)
     if args.sample:
         app.load_sample()
     _warn_if_empty(app)

@@ -111,6 +111,11 @@ class Config:
         return self.home_path / "lancedb"
 
     @property
+    def snapshot_path(self) -> Path:
+        """Where the search snapshot for read-only commands lives (knowledge.snapshot)."""
+        return self.home_path / "search-snapshot.npz"
+
+    @property
     def checkpoint_path(self) -> Path:
         """Where older versions kept LangGraph checkpoints (moved into the database at start-up)."""
         return self.home_path / "checkpoints.sqlite"

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from knowledge.bm25 import Bm25, analyse
+from knowledge.snapshot import ChunkSnapshot, fts_query
 
 if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
-    from knowledge.index import LanceIndex, _Snapshot
+    from knowledge.read_path import KnowledgeIndex
 
 COLUMNS = ("chunk_id", "article_id", "version", "title", "url", "topic", "text")
 
@@ -40,7 +41,7 @@ class DraftArticle:
 class DraftView:
     """Search over the published chunks with some articles swapped for drafts (read-only)."""
 
-    def __init__(self, index: LanceIndex, drafts: Sequence[DraftArticle]) -> None:
+    def __init__(self, index: KnowledgeIndex, drafts: Sequence[DraftArticle]) -> None:
         self.index = index
         self.embedder = index.embedder
         self.replaced = {int(d.id) for d in drafts if d.id is not None}
@@ -53,14 +54,12 @@ class DraftView:
             else np.zeros((0, dim), np.float32)
         )
         self._lock = threading.Lock()
-        self._merged: _Snapshot | None = None
+        self._merged: ChunkSnapshot | None = None
         self._base_version: int | None = None
         self._analysed: dict[str, list[str]] = {}
 
-    def _view(self) -> _Snapshot | None:
+    def _view(self) -> ChunkSnapshot | None:
         """Published rows minus the replaced articles, plus the drafts (cached per table version)."""
-        from knowledge.index import _Snapshot
-
         base = self.index.current_snapshot()
         if base is None:
             return None
@@ -70,7 +69,7 @@ class DraftView:
                 rows = [base.rows[i] for i in keep] + self._rows
                 vectors = np.vstack([base.vectors[keep], self._vectors]) if keep else self._vectors
                 self._merged, self._base_version = (
-                    _Snapshot(base.version, rows, vectors),
+                    ChunkSnapshot(base.version, rows, vectors),
                     base.version,
                 )
             return self._merged
@@ -91,8 +90,6 @@ class DraftView:
 
     def search_text(self, text: str, k: int = 50) -> list[dict[str, Any]]:
         """BM25 matches over the merged rows, drafts included."""
-        from knowledge.index import fts_query
-
         query = fts_query(text)
         if not query or k <= 0:
             return []

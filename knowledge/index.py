@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,16 +16,25 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 
-from knowledge.bm25 import Bm25, analyse
 from knowledge.chunking import chunk_article
 from knowledge.contracts import Embedder
+from knowledge.snapshot import (
+    COLUMNS,
+    MAX_QUERY_TERMS,
+    ChunkSnapshot,
+    SnapshotFile,
+    SnapshotSearch,
+    article_centroids,
+    article_state,
+    article_vectors,
+    fts_query,
+)
 
 log = logging.getLogger(__name__)
 
 TABLE = "chunks"
-MAX_QUERY_TERMS = 64
-_COLUMNS = ["chunk_id", "article_id", "version", "title", "url", "topic", "text"]
-_WORD = re.compile(r"\w+", re.UNICODE)
+_COLUMNS = list(COLUMNS)
+__all__ = ["MAX_QUERY_TERMS", "TABLE", "ArticleLike", "LanceIndex", "fts_query"]
 Progress = Callable[[int, int], None]
 
 
@@ -41,59 +49,6 @@ class ArticleLike(Protocol):
     topic: str
 
 
-def fts_query(text: str, max_terms: int = MAX_QUERY_TERMS) -> str:
-    """Reduce free text to plain word tokens so the full-text parser can never choke on it."""
-    words = _WORD.findall(text[:20_000])
-    return " ".join(w for w in words[:max_terms] if len(w) <= 40)
-
-
-@dataclass
-class _Snapshot:
-    """An in-memory copy of one table version: exact vector search and BM25 without LanceDB calls."""
-
-    version: int
-    rows: list[dict[str, Any]]
-    vectors: np.ndarray
-    _bm25: Bm25 | None = None
-
-    def bm25(self, analysed: dict[str, list[str]]) -> Bm25:
-        """The BM25 matrix of this version, built on first use; `analysed` caches terms by text."""
-        if self._bm25 is None:
-            terms = []
-            for row in self.rows:
-                text = row["text"]
-                if text not in analysed:
-                    analysed[text] = analyse(text)
-                terms.append(analysed[text])
-            live = {row["text"] for row in self.rows}
-            for stale in [t for t in analysed if t not in live]:
-                del analysed[stale]
-            self._bm25 = Bm25(terms)
-        return self._bm25
-
-    def nearest(self, vector: np.ndarray, k: int) -> list[dict[str, Any]]:
-        """The k rows closest to a query vector by cosine (rows carry `cosine`), best first."""
-        if not self.rows or k <= 0:
-            return []
-        norm = float(np.linalg.norm(vector)) or 1.0
-        sims = self.vectors @ (vector / norm)
-        top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else None
-        order = top[np.argsort(-sims[top])] if top is not None else np.argsort(-sims)
-        return [{**self.rows[i], "cosine": float(sims[i])} for i in order]
-
-    def matches(self, bm25: Bm25, query: str, k: int) -> list[dict[str, Any]]:
-        """The k best BM25 rows for a sanitised query (rows carry `bm25`), best first."""
-        return [{**self.rows[i], "bm25": score} for i, score in bm25.search(query, k)]
-
-    @classmethod
-    def load(cls, table: Any, version: int) -> _Snapshot:
-        data = table.to_arrow()
-        meta = data.select(_COLUMNS).to_pylist()
-        vectors = np.asarray(data.column("vector").combine_chunks().flatten(), dtype=np.float32)
-        vectors = vectors.reshape(len(meta), -1) if meta else np.zeros((0, 1), np.float32)
-        return cls(version, meta, vectors)
-
-
 class LanceIndex:
     """Embedded LanceDB table "chunks" under `path`; SQL stays the truth, this is a rebuildable mirror."""
 
@@ -104,6 +59,7 @@ class LanceIndex:
         read_consistency: timedelta | None = timedelta(seconds=1),
         optimize_every: int = 32,
         cache_max_rows: int = 200_000,
+        snapshot_file: SnapshotFile | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -115,9 +71,45 @@ class LanceIndex:
         self._rows_since_optimize = 0
         self._optimize_every = optimize_every
         self._cache_max_rows = cache_max_rows
-        self._snap: _Snapshot | None = None
-        self._analysed: dict[str, list[str]] = {}  # chunk text -> BM25 terms, across versions
-        self._bm25_lock = threading.Lock()  # guards _analysed; never held across index writes
+        self._snap: ChunkSnapshot | None = None
+        self._search = SnapshotSearch(embedder.dim)
+        self.snapshot_file = snapshot_file  # kept current for read-only commands
+        self._writing = 0  # nesting depth of _write() in this thread (under _lock)
+
+    # -- the snapshot file ------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """Hold the write lock; the outermost write drops the snapshot file first, rewrites it after."""
+        with self._lock:
+            self._writing += 1
+            try:
+                if self._writing == 1 and self.snapshot_file is not None:
+                    self.snapshot_file.invalidate()  # a crash mid-write must not leave a stale file
+                yield
+            finally:
+                self._writing -= 1
+            if self._writing == 0:
+                self._publish()
+
+    def publish_snapshot(self) -> None:
+        """Write the snapshot file now (a reader found it missing or stale)."""
+        with self._lock:
+            self._publish()
+
+    def _publish(self) -> None:
+        """Write the current table to the snapshot file (none for a table too big to hold)."""
+        if self.snapshot_file is None:
+            return
+        try:
+            snap = self.current_snapshot()
+            if snap is None:  # no table, or too big to hold: readers use LanceDB
+                self.snapshot_file.invalidate()
+            else:
+                self._search.bm25(snap)  # fills snap.terms (the next search needs them anyway)
+                self.snapshot_file.save(snap, self.embedder.name, self.embedder.dim)
+        except Exception as exc:  # read-only commands fall back to LanceDB: never fail a write
+            log.warning("could not write the search snapshot: %s", str(exc).splitlines()[0])
+            self.snapshot_file.invalidate()
 
     # -- table handling -------------------------------------------------------------------------
     def schema(self) -> pa.Schema:
@@ -152,7 +144,7 @@ class LanceIndex:
 
     def discard(self) -> None:
         """Forget a damaged table entirely (files included) so it can be created afresh."""
-        with self._lock:
+        with self._write():
             self._table = None
             self._snap = None
             try:
@@ -215,7 +207,7 @@ class LanceIndex:
         if not articles:
             return 0
         rows = self._rows(articles)
-        with self._lock:
+        with self._write():
             table = self._writable()
             table.delete(_in_clause([a.id for a in articles if a.id is not None]))
             if rows:
@@ -230,7 +222,9 @@ class LanceIndex:
     def remove_articles(self, article_ids: Iterable[int]) -> None:
         """Delete every chunk of several articles."""
         ids = list(article_ids)
-        with self._lock:
+        if not ids:
+            return
+        with self._write():
             table = self._open()
             if table is None or not ids:
                 return
@@ -243,7 +237,7 @@ class LanceIndex:
         """Drop and recreate the table from the given (SQL) articles; returns chunks written."""
         total = len(articles)
         written = 0
-        with self._lock:
+        with self._write():
             self._table = None
             try:
                 table = self._create()
@@ -274,7 +268,7 @@ class LanceIndex:
 
     def optimize(self) -> None:
         """Compact fragments, index new rows and drop table versions older than a day."""
-        with self._lock:
+        with self._write():
             table = self._open()
             if table is None:
                 return
@@ -300,12 +294,8 @@ class LanceIndex:
         table = self._open()
         if table is None:
             return {}
-        data = table.to_arrow().select(["article_id", "version"]).to_pydict()
-        state: dict[int, tuple[int, int]] = {}
-        for aid, ver in zip(data["article_id"], data["version"], strict=True):
-            old = state.get(aid)
-            state[aid] = (ver, 1) if old is None else (min(old[0], ver), old[1] + 1)
-        return state
+        data = table.to_arrow().select(["article_id", "version"]).to_pylist()
+        return article_state(data)
 
     def article_vectors(self) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         """(title vector, mean body vector or None) per article, for hygiene checks."""
@@ -313,22 +303,7 @@ class LanceIndex:
         if table is None:
             return {}
         data = table.to_arrow().select(["chunk_id", "article_id", "vector"]).to_pydict()
-        titles: dict[int, np.ndarray] = {}
-        bodies: dict[int, list[np.ndarray]] = {}
-        for cid, aid, vec in zip(data["chunk_id"], data["article_id"], data["vector"], strict=True):
-            arr = np.asarray(vec, dtype=np.float32)
-            if cid.endswith(":0"):
-                titles[aid] = arr
-            else:
-                bodies.setdefault(aid, []).append(arr)
-        out: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-        for aid, title_vec in titles.items():
-            body = None
-            if aid in bodies:
-                body = np.mean(bodies[aid], axis=0)
-                body /= np.linalg.norm(body) or 1.0
-            out[aid] = (title_vec, body)
-        return out
+        return article_vectors(data["chunk_id"], data["article_id"], data["vector"])
 
     def article_centroids(self) -> dict[int, np.ndarray]:
         """Unit mean of each article's chunk vectors (title and body), for the query adapter."""
@@ -336,18 +311,14 @@ class LanceIndex:
         if table is None:
             return {}
         data = table.to_arrow().select(["article_id", "vector"]).to_pydict()
-        sums: dict[int, np.ndarray] = {}
-        for aid, vec in zip(data["article_id"], data["vector"], strict=True):
-            arr = np.asarray(vec, dtype=np.float32)
-            sums[aid] = sums[aid] + arr if aid in sums else arr
-        return {aid: total / (float(np.linalg.norm(total)) or 1.0) for aid, total in sums.items()}
+        return article_centroids(data["article_id"], data["vector"])
 
-    def current_snapshot(self) -> _Snapshot | None:
+    def current_snapshot(self) -> ChunkSnapshot | None:
         """The in-memory copy of the current table (None: no table yet, or too big to hold)."""
         table = self._open()
         return None if table is None else self._snapshot(table)
 
-    def _snapshot(self, table: Any) -> _Snapshot | None:
+    def _snapshot(self, table: Any) -> ChunkSnapshot | None:
         """The cached copy of the current table version (None when the table is too big)."""
         version = table.version
         snap = self._snap
@@ -355,7 +326,7 @@ class LanceIndex:
             if table.count_rows() > self._cache_max_rows:
                 self._snap = None
                 return None
-            snap = self._snap = _Snapshot.load(table, version)
+            snap = self._snap = _load_snapshot(table, version)
         return snap
 
     def chunks_of(self, article_id: int) -> list[dict[str, Any]]:
@@ -381,30 +352,18 @@ class LanceIndex:
         question used to pay it twice.
         """
         table = self._open()
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        usable = vec.shape[0] == self.embedder.dim and bool(np.all(np.isfinite(vec)))
         snap = self._snapshot(table) if table is not None and k > 0 else None
         if snap is None:
             return self.search_vector(vector, k), self.search_text(text, k)
-        query = fts_query(text)
-        return (
-            snap.nearest(vec, k) if usable else [],
-            self._bm25_rows(snap, query, k) if query else [],
-        )
-
-    def _bm25_rows(self, snap: _Snapshot, query: str, k: int) -> list[dict[str, Any]]:
-        """BM25 matches from the in-memory postings of one table version."""
-        with self._bm25_lock:  # not the write lock: a question never waits on a reindex
-            bm25 = snap.bm25(self._analysed)
-        return snap.matches(bm25, query, k)
+        return self._search.vector(snap, vector, k), self._search.text(snap, text, k)
 
     def search_vector(self, vector: np.ndarray, k: int = 50) -> list[dict[str, Any]]:
         """Nearest chunks by cosine; each row carries `cosine` in [-1, 1]."""
         table = self._open()
         if table is None or k <= 0:
             return []
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
+        vec = self._search.usable(vector)
+        if vec is None:
             return []
         snap = self._snapshot(table)
         if snap is not None:
@@ -428,9 +387,7 @@ class LanceIndex:
             return []
         snap = self._snapshot(table)
         if snap is not None:  # in memory: same scores as the LanceDB index, ~10x faster
-            with self._bm25_lock:  # not the write lock: a question never waits on a reindex
-                bm25 = snap.bm25(self._analysed)
-            return snap.matches(bm25, query, k)
+            return self._search.text(snap, text, k)
         try:
             found: list[dict[str, Any]] = (
                 table.search(query, query_type="fts", fts_columns="text")
@@ -442,12 +399,21 @@ class LanceIndex:
         except Exception as exc:  # missing FTS index after an external write: heal once
             if "INVERTED index" not in str(exc):
                 raise
-            with self._lock:
+            with self._write():
                 self._create_fts()
             return self.search_text(text, k)
         for row in found:
             row["bm25"] = float(row.pop("_score"))
         return found
+
+
+def _load_snapshot(table: Any, version: int) -> ChunkSnapshot:
+    """Copy one table version into memory (rows without vectors, vectors as one float32 matrix)."""
+    data = table.to_arrow()
+    meta = data.select(_COLUMNS).to_pylist()
+    vectors = np.asarray(data.column("vector").combine_chunks().flatten(), dtype=np.float32)
+    vectors = vectors.reshape(len(meta), -1) if meta else np.zeros((0, 1), np.float32)
+    return ChunkSnapshot(version, meta, vectors)
 
 
 def _in_clause(ids: Iterable[int]) -> str:

@@ -19,7 +19,7 @@ from knowledge.models import Article, ArticleVersion, KbCandidate, utcnow
 from knowledge.sessions import session_scope
 
 if TYPE_CHECKING:  # lancedb and pyarrow load only when an index is really used
-    from knowledge.index import LanceIndex
+    from knowledge.read_path import KnowledgeIndex
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,17 @@ def list_articles(engine: Engine, topic: str | None = None) -> list[Article]:
         return list(s.exec(query).all())
 
 
+def article_versions(engine: Engine) -> dict[int, int]:
+    """Version per article id in SQL: what a search snapshot must hold to be current."""
+    with Session(engine) as s:
+        rows = s.exec(select(Article.id, Article.version)).all()
+    return {int(aid): int(ver) for aid, ver in rows if aid is not None}
+
+
 class KnowledgeBase:
     """Articles in SQL, chunks in LanceDB, hybrid search; every change is searchable immediately."""
 
-    def __init__(self, engine: Engine, index: LanceIndex, embedder: Embedder) -> None:
+    def __init__(self, engine: Engine, index: KnowledgeIndex, embedder: Embedder) -> None:
         self.engine = engine
         self.index = index
         self.embedder = embedder
