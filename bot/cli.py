@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `deskhand --help` loads no mod
     from bot.app import Deskhand
     from bot.audit import ImportAudit
     from bot.config import Config
+    from knowledge.contracts import Hit
     from knowledge.store import KnowledgeBase
 
 err = Console(stderr=True, markup=False)  # file names, errors and member text may hold [brackets]
@@ -107,6 +108,27 @@ def _searchable_kb(config: Config) -> KnowledgeBase:
         lambda: article_versions(engine),
     )
     return KnowledgeBase(engine, index, embedder)
+
+
+def _search(config: Config, text: str, k: int) -> list[Hit]:
+    """`kb search` from the snapshot file; a SQLite home is read with sqlite3 (no SQLAlchemy)."""
+    from knowledge.embeddings import get_embedder
+    from knowledge.read_path import ReadPathIndex, sqlite_article_versions
+    from knowledge.search import HybridRetriever
+    from knowledge.snapshot import SnapshotFile
+
+    config.require_data()
+    if config.sqlite_path is not None:
+        versions = sqlite_article_versions(config.sqlite_path)
+    else:
+        from functools import partial
+
+        from knowledge.store import article_versions
+
+        versions = partial(article_versions, _database(config))
+    embedder = get_embedder(config.embedder)
+    index = ReadPathIndex(config.lance_path, embedder, SnapshotFile(config.snapshot_path), versions)
+    return HybridRetriever(index, embedder).search(text, k=k)
 
 
 def _print_json(data: Any) -> None:
@@ -279,13 +301,13 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 def _kb_read(args: argparse.Namespace) -> int:
     """`kb list` and `kb search`: the index-free (list) or graph-free (search) fast paths."""
-    from knowledge.store import list_articles
-
     config = _config()
     if args.kb_cmd == "search":
-        for hit in _searchable_kb(config).search(args.text, k=args.k):
+        for hit in _search(config, args.text, args.k):
             print(f"{hit.score:.3f}  #{hit.article_id} {hit.title}")
         return 0
+    from knowledge.store import list_articles
+
     rows = [
         {"id": a.id, "title": a.title, "topic": a.topic, "version": a.version, "url": a.url}
         for a in list_articles(_database(config), topic=args.topic)

@@ -103,12 +103,17 @@ class Config:
     @property
     def db_url(self) -> str:
         """SQLAlchemy URL: DESKHAND_DATABASE_URL or SQLite under the data dir."""
-        return self.database_url or f"sqlite:///{self.home_path / 'deskhand.sqlite'}"
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
 
     @property
     def lance_path(self) -> Path:
         """Where the LanceDB knowledge index lives."""
         return self.home_path / "lancedb"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file when no DESKHAND_DATABASE_URL is set (read directly by `kb search`)."""
+        return None if self.database_url else self.home_path / "deskhand.sqlite"
 
     @property
     def snapshot_path(self) -> Path:

@@ -9,6 +9,7 @@ LanceIndex is opened (and it rewrites the file after its writes).
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
     from knowledge.index import ArticleLike, LanceIndex, Progress
 
 TABLE_DIR = "chunks.lance"
+ARTICLE_TABLE = "article"  # knowledge.models.Article's table (tests/knowledge/test_read_path.py)
+
+
+def sqlite_article_versions(db_file: Path) -> Callable[[], dict[int, int]]:
+    """Version per article id read with sqlite3: `kb search` needs no SQLAlchemy for a SQLite home."""
+
+    def read() -> dict[int, int]:
+        with sqlite3.connect(db_file, timeout=5) as conn:
+            rows = conn.execute(f"SELECT id, version FROM {ARTICLE_TABLE}").fetchall()
+        return {int(aid): int(ver) for aid, ver in rows if aid is not None}
+
+    return read
 
 
 class ReadPathIndex:

@@ -69,11 +69,15 @@ def test_read_only_commands_load_no_graph_index_or_models(home, tmp_path, args) 
 
 
 @pytest.mark.parametrize(
-    "args", [("kb", "search", "reset password"), ("ask", "how do I reset my password")]
+    ("args", "heavy"),
+    [
+        (("kb", "search", "reset password"), (*INDEX, "sqlalchemy", "sqlmodel", "langgraph")),
+        (("ask", "how do I reset my password"), INDEX),
+    ],
 )
-def test_search_and_ask_read_the_snapshot_without_lancedb(home, tmp_path, args) -> None:
+def test_search_and_ask_read_the_snapshot_without_lancedb(home, tmp_path, args, heavy) -> None:
     assert (home / "search-snapshot.npz").exists()  # written when the sample was indexed
-    outcome = _modules_after(home, tmp_path, *args, heavy=INDEX)
+    outcome = _modules_after(home, tmp_path, *args, heavy=heavy)
     assert outcome["code"] in (0, None)
     assert outcome["loaded"] == []
 

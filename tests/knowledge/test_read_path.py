@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from knowledge.read_path import TABLE_DIR, ReadPathIndex
+from knowledge.models import Article
+from knowledge.read_path import ARTICLE_TABLE, TABLE_DIR, ReadPathIndex, sqlite_article_versions
 from knowledge.search import HybridRetriever
 from knowledge.snapshot import SnapshotFile, lance_table_version
 from knowledge.store import article_versions
@@ -141,3 +142,12 @@ def test_a_failed_index_write_leaves_no_snapshot_behind(app, monkeypatch):
     with pytest.raises(OSError):
         app.index.upsert_article(article)
     assert not app.config.snapshot_path.exists()  # the table changed half-way: readers use it
+
+
+def test_kb_search_reads_the_same_versions_with_sqlite3_as_with_sqlalchemy(app):
+    assert Article.__tablename__ == ARTICLE_TABLE
+    read = sqlite_article_versions(app.config.sqlite_path)
+    assert read() == article_versions(app.engine) and len(read()) == len(app.kb.list())
+    article = app.kb.list()[0]
+    app.kb.edit_article(article.id, body=article.body + " Edited.")
+    assert read()[article.id] == article.version + 1
