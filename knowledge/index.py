@@ -20,6 +20,7 @@ from knowledge.chunking import chunk_article
 from knowledge.contracts import Embedder
 from knowledge.snapshot import (
     COLUMNS,
+    MAX_FILE_ROWS,
     MAX_QUERY_TERMS,
     ChunkSnapshot,
     SnapshotFile,
@@ -75,6 +76,7 @@ class LanceIndex:
         self._search = SnapshotSearch(embedder.dim)
         self.snapshot_file = snapshot_file  # kept current for read-only commands
         self._writing = 0  # nesting depth of _write() in this thread (under _lock)
+        self.snapshot_max_rows = MAX_FILE_ROWS
 
     # -- the snapshot file ------------------------------------------------------------------------
     @contextmanager
@@ -102,7 +104,7 @@ class LanceIndex:
             return
         try:
             snap = self.current_snapshot()
-            if snap is None:  # no table, or too big to hold: readers use LanceDB
+            if snap is None or len(snap.rows) > self.snapshot_max_rows:  # readers use LanceDB
                 self.snapshot_file.invalidate()
             else:
                 self._search.bm25(snap)  # fills snap.terms (the next search needs them anyway)

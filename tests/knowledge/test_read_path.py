@@ -151,3 +151,13 @@ def test_kb_search_reads_the_same_versions_with_sqlite3_as_with_sqlalchemy(app):
     article = app.kb.list()[0]
     app.kb.edit_article(article.id, body=article.body + " Edited.")
     assert read()[article.id] == article.version + 1
+
+
+def test_a_table_too_big_for_the_file_gets_none_and_lancedb_answers(app):
+    app.index.snapshot_max_rows = 1
+    article = next(a for a in app.kb.list() if a.title == "Reset your password")
+    app.kb.edit_article(article.id, body="Ask the quokka at the front desk for a new password.")
+    assert not app.config.snapshot_path.exists()
+    read = reader(app)
+    top = HybridRetriever(read, app.embedder).search("quokka front desk", k=1)[0]
+    assert top.article_id == article.id and read._lance is not None
