@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col
 
 from bot.models import Conversation, ConversationState
 from graph.state import memory_of
@@ -53,25 +54,22 @@ def load(engine: Engine, conversation_id: int) -> dict[str, Any]:
     return decode(stored)
 
 
-def save(session: Session, conversation_id: int, state: dict[str, Any]) -> None:
+def save(conn: Connection, conversation_id: int, state: dict[str, Any]) -> None:
     """Upsert the memory in the caller's transaction (two workers on one new thread both land)."""
-    row = ConversationState(
-        conversation_id=conversation_id, state=encode(state), updated_at=utcnow()
+    values = {"conversation_id": conversation_id, "state": encode(state), "updated_at": utcnow()}
+    conn.execute(_upsert(conn.dialect.name), values)
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    """The dialect's INSERT … ON CONFLICT DO UPDATE for the memory row, built once."""
+    if dialect not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"conversation memory needs SQLite or PostgreSQL, not {dialect}")
+    stmt = (sqlite if dialect == "sqlite" else postgresql).insert(ConversationState)
+    return stmt.on_conflict_do_update(
+        index_elements=["conversation_id"],
+        set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
     )
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = (sqlite if dialect == "sqlite" else postgresql).insert
-        stmt = insert(ConversationState).values(
-            conversation_id=row.conversation_id, state=row.state, updated_at=row.updated_at
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["conversation_id"],
-                set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
-            )
-        )
-        return
-    session.merge(row)  # pragma: no cover - other databases
 
 
 def _stored_text(engine: Engine, conversation_key: str) -> str | None:

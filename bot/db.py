@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Insert, event, insert, inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel, create_engine
 
 import bot.models  # noqa: F401  (registers tables)
@@ -99,3 +100,33 @@ def create_missing_indexes(engine: Engine) -> None:
         for table in SQLModel.metadata.sorted_tables:
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
+
+
+def new_row(model: type[SQLModel], **values: Any) -> dict[str, Any]:
+    """A Core INSERT's values for `model`: the given ones plus each field's default.
+
+    The hot path inserts without building ORM objects (no validation, no unit-of-work flush);
+    a primary key left None is omitted so the database assigns it.
+    """
+    row: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in values:
+            row[name] = values[name]
+        elif not field.is_required():
+            default = field.get_default(call_default_factory=True)
+            if default is not None or name != "id":
+                row[name] = default
+    return row
+
+
+@cache
+def _insert_of(model: type[SQLModel]) -> Insert:
+    """One INSERT statement per table, built once: executions reuse its compiled form."""
+    return insert(model)
+
+
+def insert_row(conn: Connection, model: type[SQLModel], **values: Any) -> int:
+    """Insert one row of `model` with Core (defaults filled in) and return its primary key."""
+    key = conn.execute(_insert_of(model), new_row(model, **values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -108,7 +108,7 @@ def _copy(saver: Any, threads: Iterable[str], engine: Engine) -> int:
                 latest = saver.get_tuple({"configurable": {"thread_id": key, "checkpoint_ns": ""}})
                 if latest is not None:
                     values = latest.checkpoint.get("channel_values") or {}
-                    conversation_state.save(session, conv_id, values)
+                    conversation_state.save(session.connection(), conv_id, values)
                     moved += 1
         session.commit()
     return moved

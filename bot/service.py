@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -30,11 +31,12 @@ from bot.contracts import (
     storable_text,
     stored_copy,
 )
+from bot.db import insert_row
 from bot.desk import EscalationDesk
 from bot.experiments import Experiments
 from bot.llm.recorder import conversation_scope
 from bot.member_threads import MemberThreads
-from bot.models import Conversation, Decision, Feedback, Message
+from bot.models import Conversation, Decision, Feedback, Message, Ticket
 from bot.monitoring.hours import with_next_reply
 from bot.monitoring.tiers import member_tier
 from bot.policy import Policy
@@ -62,6 +64,10 @@ ANSWER_BUTTONS = [
     Button("not_helpful", "Not helpful"),
     Button("human", "Talk to a person"),
 ]
+
+
+# the turn's change to its conversation (status, issue type, updated_at): SET takes the given keys
+_CONVERSATION_UPDATE = update(Conversation).where(col(Conversation.id) == bindparam("conv_id"))
 
 
 class SupportService:
@@ -299,7 +305,6 @@ class SupportService:
         """Record the turn (messages, decision, ticket, status, conversation memory) in one commit."""
         route = cast(Route, out.get("route") or "escalate")  # the graph's routes are Route values
         cls = out.get("classification") or {}
-        hits = out.get("hits") or []
         reasons = list(out.get("reasons") or [])
         escalation = out.get("escalation")
         if route == "escalate" and escalation and not shadow:
@@ -309,79 +314,19 @@ class SupportService:
                     out.get("reply") or "", settings.get("business_hours"), utcnow()
                 ),
             }
-        with Session(self.engine, expire_on_commit=False) as session:
-            fresh = session.get(Conversation, conv.id)
-            assert fresh is not None
-            conv = fresh
-            member_msg = Message(
-                conversation_id=conv.id or 0,
-                role="member",
-                author_id=msg.member.user_id,
-                author_name=msg.member.display_name,
-                text=stored_copy(msg.text or turn.describe()),
-                kind=turn.kind.value,
-                platform_message_id=msg.message_id,
-            )
-            session.add(member_msg)
-            session.flush()
-            decision = Decision(
-                conversation_id=conv.id or 0,
-                message_id=member_msg.id,
-                platform=msg.platform,
-                channel_id=msg.channel_id,
-                route=route,
-                issue_type=cls.get("issue_type", ""),
-                confidence=float(out.get("confidence") or 0.0),
-                retrieval_score=float(hits[0]["score"]) if hits else 0.0,
-                reasons=json.dumps(reasons),
-                top_article_id=hits[0]["article_id"] if hits else None,
-                question=(out.get("query") or out.get("clean_text") or "")[:2000],
-                latency_ms=latency_ms,
-                shadow=shadow,
-                member_tier=(labels or {}).get("member_tier", ""),
-                bot_version=(labels or {}).get("bot_version", ""),
-                experiment=(labels or {}).get("experiment", ""),
-                arm=(labels or {}).get("arm", ""),
-                language=str(out.get("language") or ""),
-                hits=trace_hits(hits),
-            )
-            session.add(decision)
-            session.add(
-                Message(conversation_id=conv.id or 0, role="bot", text=out.get("reply") or "")
-            )
-            ticket_id = None
-            joined = None
-            if route == "escalate" and escalation and not shadow and msg.platform in LIVE_PLATFORMS:
-                joined = open_ticket_of_member(self.engine, msg.platform, msg.member.user_id)
-            if joined is not None and joined.conversation_id != conv.id:
-                ticket_id = joined.id  # one card per member: the new message joins their ticket
-            elif route == "escalate" and escalation and not shadow:
-                escalation["staff_channel"] = settings.route_for(
-                    msg.platform, escalation.get("issue_type", ""), escalation.get("team", "")
-                )
-                ticket = self.desk.open_ticket(session, conv, escalation, permalink=msg.permalink)
-                ticket_id = ticket.id
-            elif "confirmed_resolution" in reasons and not shadow:
-                conv.status = "resolved"  # "thanks, that worked" after an answer
-                session.add(
-                    Feedback(
-                        conversation_id=conv.id,
-                        decision_id=decision.id,
-                        kind="confirmed",
-                        user_id=msg.member.user_id,
-                    )
-                )
-            else:
-                conv.status = {"answer": "answered", "clarify": "open"}.get(route, conv.status)
-            if cls.get("issue_type") and cls.get("in_scope"):
-                conv.issue_type = cls["issue_type"]
-            conv.updated_at = utcnow()
-            session.add(conv)
-            if remember:
-                conversation_state.save(session, conv.id or 0, out)
-            if not self._commit_first(session, msg):
-                return recorded_elsewhere(msg, conv.id)
-            decision_id = decision.id
+        try:
+            with Session(self.engine) as session:
+                recorded = self._record(
+                    session, conv, msg, turn, out, route, latency_ms, settings, shadow, labels,
+                    remember,
+                )  # fmt: skip
+                if recorded is None:
+                    return recorded_elsewhere(msg, conv.id)
+        except IntegrityError:  # another worker recorded this platform message first
+            if not self.already_recorded(msg.platform, msg.message_id):
+                raise
+            return recorded_elsewhere(msg, conv.id)
+        decision_id, ticket_id, joined = recorded
         reply = Reply(
             route=route,
             text=out.get("reply") or "",
@@ -413,6 +358,102 @@ class SupportService:
                 join_open_ticket(session, joined, msg, reply)
                 session.commit()
         return reply
+
+    def _record(
+        self,
+        session: Session,
+        conv: Conversation,
+        msg: IncomingMessage,
+        turn: TurnInput,
+        out: dict[str, Any],
+        route: Route,
+        latency_ms: float,
+        settings: SettingsStore,
+        shadow: bool,
+        labels: dict[str, str] | None,
+        remember: bool,
+    ) -> tuple[int, int | None, Ticket | None] | None:
+        """The turn's writes as Core statements in one transaction: (decision, ticket, joined).
+
+        None when another worker committed this platform message first (nothing is written).
+        """
+        cls = out.get("classification") or {}
+        hits = out.get("hits") or []
+        reasons = list(out.get("reasons") or [])
+        escalation = out.get("escalation")
+        conv_id = conv.id or 0
+        conn = session.connection()
+        member_msg_id = insert_row(
+            conn,
+            Message,
+            conversation_id=conv_id,
+            role="member",
+            author_id=msg.member.user_id,
+            author_name=msg.member.display_name,
+            text=stored_copy(msg.text or turn.describe()),
+            kind=turn.kind.value,
+            platform_message_id=msg.message_id,
+        )
+        decision_id = insert_row(
+            conn,
+            Decision,
+            conversation_id=conv_id,
+            message_id=member_msg_id,
+            platform=msg.platform,
+            channel_id=msg.channel_id,
+            route=route,
+            issue_type=cls.get("issue_type", ""),
+            confidence=float(out.get("confidence") or 0.0),
+            retrieval_score=float(hits[0]["score"]) if hits else 0.0,
+            reasons=json.dumps(reasons),
+            top_article_id=hits[0]["article_id"] if hits else None,
+            question=(out.get("query") or out.get("clean_text") or "")[:2000],
+            latency_ms=latency_ms,
+            shadow=shadow,
+            member_tier=(labels or {}).get("member_tier", ""),
+            bot_version=(labels or {}).get("bot_version", ""),
+            experiment=(labels or {}).get("experiment", ""),
+            arm=(labels or {}).get("arm", ""),
+            language=str(out.get("language") or ""),
+            hits=trace_hits(hits),
+        )
+        insert_row(conn, Message, conversation_id=conv_id, role="bot", text=out.get("reply") or "")
+        changes: dict[str, Any] = {}
+        ticket_id = None
+        joined = None
+        if route == "escalate" and escalation and not shadow and msg.platform in LIVE_PLATFORMS:
+            joined = open_ticket_of_member(self.engine, msg.platform, msg.member.user_id)
+        if joined is not None and joined.conversation_id != conv.id:
+            ticket_id = joined.id  # one card per member: the new message joins their ticket
+        elif route == "escalate" and escalation and not shadow:
+            escalation["staff_channel"] = settings.route_for(
+                msg.platform, escalation.get("issue_type", ""), escalation.get("team", "")
+            )
+            fresh = session.get(Conversation, conv.id)  # the desk marks it escalated
+            assert fresh is not None
+            ticket = self.desk.open_ticket(session, fresh, escalation, permalink=msg.permalink)
+            ticket_id = ticket.id
+        elif "confirmed_resolution" in reasons and not shadow:
+            changes["status"] = "resolved"  # "thanks, that worked" after an answer
+            insert_row(
+                conn,
+                Feedback,
+                conversation_id=conv.id,
+                decision_id=decision_id,
+                kind="confirmed",
+                user_id=msg.member.user_id,
+            )
+        elif route in ("answer", "clarify"):
+            changes["status"] = "answered" if route == "answer" else "open"
+        if cls.get("issue_type") and cls.get("in_scope"):
+            changes["issue_type"] = cls["issue_type"]
+        changes["updated_at"] = utcnow()
+        conn.execute(_CONVERSATION_UPDATE, {"conv_id": conv_id, **changes})
+        if remember:
+            conversation_state.save(conn, conv_id, out)
+        if not self._commit_first(session, msg):
+            return None
+        return decision_id, ticket_id, joined
 
     def _relay_to_staff(self, conv: Conversation, msg: IncomingMessage) -> Reply:
         with Session(self.engine) as session:
