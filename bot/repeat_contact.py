@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col
 
 from bot.models import Conversation, Decision, Feedback, Message
 from graph.turns import TurnKind
@@ -25,18 +26,18 @@ OPEN_STATUSES = (
 def prior_unresolved(engine: Engine, conv: Conversation, window_days: int) -> dict[str, str]:
     """Issue type -> why it counts, over this member's other threads updated in the window."""
     since = utcnow() - timedelta(days=max(int(window_days), 0))
-    with Session(engine) as session:
-        rows = session.exec(
+    with engine.connect() as conn:  # Core: these small reads cost more in ORM sessions than in SQL
+        rows = conn.execute(
             select(
-                Conversation.id,
-                Conversation.issue_type,
-                Conversation.status,
-                Conversation.updated_at,
+                col(Conversation.id),
+                col(Conversation.issue_type),
+                col(Conversation.status),
+                col(Conversation.updated_at),
             ).where(
-                Conversation.member_id == conv.member_id,
-                Conversation.platform == conv.platform,
-                Conversation.id != conv.id,
-                Conversation.issue_type != "",
+                col(Conversation.member_id) == conv.member_id,
+                col(Conversation.platform) == conv.platform,
+                col(Conversation.id) != conv.id,
+                col(Conversation.issue_type) != "",
                 col(Conversation.status).in_(OPEN_STATUSES),
                 col(Conversation.updated_at) >= since,
             )
@@ -45,14 +46,14 @@ def prior_unresolved(engine: Engine, conv: Conversation, window_days: int) -> di
             return {}
         ids = [row[0] for row in rows]
         disputed = set(
-            session.exec(
-                select(Feedback.conversation_id).where(
-                    col(Feedback.conversation_id).in_(ids), Feedback.kind == "not_helpful"
+            conn.execute(
+                select(col(Feedback.conversation_id)).where(
+                    col(Feedback.conversation_id).in_(ids), col(Feedback.kind) == "not_helpful"
                 )
-            ).all()
+            ).scalars()
         )
         answered = [row[0] for row in rows if row[2] == "answered" and row[0] is not None]
-        followed_up = _followed_up(session, answered)
+        followed_up = _followed_up(conn, answered)
     found: dict[str, str] = {}
     for conv_id, issue, status, updated in sorted(rows, key=lambda r: r[3], reverse=True):
         if issue in found:
@@ -69,12 +70,17 @@ def prior_unresolved(engine: Engine, conv: Conversation, window_days: int) -> di
     return found
 
 
-def _followed_up(session: Session, conv_ids: list[int]) -> set[tuple[int, str]]:
+def _followed_up(conn: Connection, conv_ids: list[int]) -> set[tuple[int, str]]:
     """(conversation, issue) pairs where the member typed again on that issue after an answer."""
     if not conv_ids:
         return set()
-    rows = session.exec(
-        select(Decision.conversation_id, Decision.route, Decision.issue_type, Message.kind)
+    rows = conn.execute(
+        select(
+            col(Decision.conversation_id),
+            col(Decision.route),
+            col(Decision.issue_type),
+            col(Message.kind),
+        )
         .join(Message, col(Message.id) == col(Decision.message_id))
         .where(col(Decision.conversation_id).in_(conv_ids))
         .order_by(col(Decision.id))

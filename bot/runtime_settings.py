@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col
 
 from bot.audit import record_audit
 from bot.models import Setting
@@ -66,8 +67,8 @@ class SettingsStore:
 
     def snapshot(self) -> SettingsStore:
         """Every setting in one read: a consistent view for one message (one query, not six)."""
-        with Session(self.engine) as session:
-            values = {row.key: row.value for row in session.exec(select(Setting))}
+        with self.engine.connect() as conn:  # Core: no ORM session or objects for a small read
+            values = {key: value for key, value in conn.execute(_ALL_SETTINGS)}
         return _SettingsSnapshot(self.engine, values)
 
     def overlaid(self, values: dict[str, Any]) -> SettingsStore:
@@ -127,6 +128,9 @@ class SettingsStore:
     def is_vip(self, platform: str, user_id: str) -> bool:
         """VIP members always reach a person."""
         return f"{platform}:{user_id}" in self.get("vip_users")
+
+
+_ALL_SETTINGS = sa_select(col(Setting.key), col(Setting.value))
 
 
 class _SettingsSnapshot(SettingsStore):

@@ -499,8 +499,7 @@ class SupportService:
             except IntegrityError:  # another worker created it a moment ago: use theirs
                 session.rollback()
                 return session.exec(find).one()
-            session.refresh(conv)
-            return conv
+            return conv  # its id came back with the INSERT and its defaults were set here
 
     def _last_question(self, conv: Conversation) -> str:
         """The member's last typed message in this conversation ('' if they never typed one)."""
